@@ -1,0 +1,202 @@
+//! `sandbox-service create`: plan, clone, label, write config and units.
+
+use crate::clone::{self, Stats};
+use crate::config::{self, Payload, SandboxConfig};
+use crate::label::{self, Security};
+use crate::layout::{Layout, MANIFEST, TREE};
+use crate::manifest::Manifest;
+use crate::names::{check_sandbox_name, ServiceName};
+use crate::payload::Databases;
+use crate::plan::{self, Kind, Plan, UnitInput};
+use crate::state::{self, Op, Txn};
+use crate::unitfile::Specifiers;
+use crate::{interrupt, sandbox, unitpath, units};
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+/// Make a sandbox for a service (-u) or a command (after --).
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  sandbox-service create -u apache2 web1\n  sandbox-service create -u nginx --explain site2\n  sandbox-service create -P mypkg tool1 -- /usr/bin/mytool --serve"
+)]
+pub struct Args {
+    /// A service unit to run in the sandbox (".service" may be left out; "foo@" names a template). Repeatable.
+    #[arg(short = 'u', long = "unit", value_name = "UNIT")]
+    pub units: Vec<String>,
+    /// Also clone the /etc and /var files of PACKAGE. Repeatable.
+    #[arg(short = 'P', long = "package", value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+    /// Copy the service's files into the sandbox (the default; kept for virt-sandbox-service users).
+    #[arg(short = 'C', long)]
+    pub copy: bool,
+    /// SELinux labelling: dynamic (a unique pair), static,label=s0:cX,cY (or a full context), or inherit.
+    #[arg(short = 's', long, value_name = "SECURITY", default_value = "dynamic")]
+    pub security: String,
+    /// Also make PATH (under /etc or /var) private, e.g. a web root that a
+    /// maintainer script made. Created empty if absent. Repeatable.
+    #[arg(short = 'p', long = "private", value_name = "PATH")]
+    pub private: Vec<String>,
+    /// Print each private path and why it is private.
+    #[arg(long)]
+    pub explain: bool,
+    /// Plan only: print the plan and change nothing.
+    #[arg(long, requires = "explain")]
+    pub dry_run: bool,
+    /// The sandbox's name: [A-Za-z0-9_-], at most 64 characters.
+    pub name: String,
+    /// For a generic sandbox: the command to run, with its arguments.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
+    check_sandbox_name(&a.name)?;
+    let security: Security = a.security.parse()?;
+    let payload = match (a.units.is_empty(), a.command.is_empty()) {
+        (true, true) => bail!("nothing to run: name a service with -u UNIT, or a command after --"),
+        (false, false) => bail!("give either -u UNIT or a command after --, not both"),
+        (false, true) => {
+            Payload::Services(a.units.iter().map(|u| ServiceName::parse(u).map(|s| s.unit)).collect::<Result<_>>()?)
+        }
+        (true, false) => {
+            if !a.command[0].starts_with('/') {
+                bail!("command '{}' must be an absolute path (e.g. /usr/bin/{})", a.command[0], a.command[0]);
+            }
+            Payload::Command(a.command.clone())
+        }
+    };
+    let unit = units::unit_name(&a.name, &payload)?;
+    let plan = make_plan(layout, &a, &payload)?;
+    if a.explain {
+        print!("{}", plan.explain());
+    }
+    if a.dry_run {
+        return Ok(());
+    }
+
+    interrupt::install()?;
+    let _lock = state::lock(layout)?;
+    sandbox::check_unused(layout, &a.name, &unit)?;
+    let configs = config::load_all(layout)?;
+    let label = match &security {
+        Security::Dynamic => Some(label::allocate(&sandbox::used_labels(&configs))?),
+        Security::Static { label, .. } => {
+            if let Some(other) = sandbox::label_user(&configs, label) {
+                bail!("label {label} is already used by sandbox '{other}': choose another, or use -s dynamic");
+            }
+            Some(*label)
+        }
+        Security::Inherit => None,
+    };
+    let cfg = SandboxConfig {
+        name: a.name.clone(),
+        unit,
+        payload,
+        packages: plan.packages.iter().map(|p| p.name.clone()).collect(),
+        security,
+        label,
+        created: sandbox::now(),
+    };
+
+    let mut txn = Txn::begin(layout, &a.name, Op::Create)?;
+    let built = txn.work_dir().join("state");
+    fs::DirBuilder::new().mode(0o700).create(&built)?;
+    let tree = built.join(TREE);
+    fs::DirBuilder::new().mode(0o755).create(&tree)?;
+    let stats = clone_plan(layout, &plan, &tree)?;
+    let label_note = apply_label(&tree, cfg.label.as_ref())?;
+    Manifest { plan: plan.clone(), stats: stats.clone(), label_note: label_note.clone(), cloned_from: None }
+        .write(&built.join(MANIFEST))?;
+    sandbox::stage_units(&mut txn, layout, &cfg)?;
+    txn.stage_dir(&built, &layout.state_dir(&a.name))?;
+    interrupt::check()?;
+    txn.commit_create(&cfg.render())?;
+    drop(_lock);
+
+    sandbox::reload_systemd(layout);
+    if !quiet {
+        println!(
+            "created sandbox {}: unit {}, {} private paths ({} files, {} dirs, {} links), label {}",
+            cfg.name,
+            cfg.unit,
+            plan.private.len(),
+            stats.files,
+            stats.dirs,
+            stats.symlinks,
+            label_note
+        );
+        if !stats.skipped.is_empty() {
+            println!("not copied (sockets, fifos, devices): {}", stats.skipped.join(" "));
+        }
+        println!("start it with: systemctl start {}", cfg.unit);
+    }
+    Ok(())
+}
+
+fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
+    let services = match payload {
+        Payload::Services(s) => s.clone(),
+        Payload::Command(_) => Vec::new(),
+    };
+    if services.is_empty() && a.packages.is_empty() {
+        // A command sandbox with no package: no database to open.
+        return plan::build(layout, None, &[], &[], &a.private);
+    }
+    let mut resolved = Vec::new();
+    for s in &services {
+        resolved.push(unitpath::resolve(layout, &ServiceName::parse(s)?)?);
+    }
+    let inputs: Vec<UnitInput> = resolved
+        .iter()
+        .map(|u| {
+            let (unit, instance) = if u.name.template {
+                (format!("{}@{}.service", u.name.prefix, a.name), a.name.clone())
+            } else {
+                (u.name.unit.clone(), String::new())
+            };
+            UnitInput { unit: u, spec: Specifiers { unit, instance, hostname: a.name.clone() } }
+        })
+        .collect();
+    let dbs = Databases::open(layout)?;
+    let packages = plan::resolve_packages(&dbs, &inputs, &a.packages)?;
+    plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)
+}
+
+/// Copies every private path of `plan` from the tree into `tree`.
+pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
+    let mut stats = Stats::default();
+    let root = layout.root();
+    let keep = |p: &Path| {
+        let inside = Path::new("/").join(p.strip_prefix(root).unwrap_or(p));
+        plan::secret(&inside.to_string_lossy()).is_none()
+    };
+    for p in plan.clones() {
+        interrupt::check()?;
+        let rel = Path::new(p.path.trim_start_matches('/'));
+        clone::make_parents(root, tree, rel)?;
+        let dst = tree.join(rel);
+        match p.kind {
+            Kind::EmptyDir => {
+                fs::DirBuilder::new().mode(0o755).create(&dst).with_context(|| format!("creating {}", dst.display()))?
+            }
+            Kind::Dir | Kind::File | Kind::Symlink => clone::copy(&layout.host(&p.path), &dst, &keep, &mut stats)?,
+            Kind::Runtime => unreachable!("clones() leaves runtime paths out"),
+        }
+    }
+    Ok(stats)
+}
+
+/// Labels the tree when SELinux is on; says plainly when it is not.
+pub fn apply_label(tree: &Path, label: Option<&label::McsLabel>) -> Result<String> {
+    let Some(l) = label else {
+        return Ok("none (inherit: runs with the label of whoever starts it)".into());
+    };
+    if label::selinux_enabled() {
+        label::apply(tree, l)?;
+        Ok(format!("{l} (files labelled {})", label::file_context(l)))
+    } else {
+        Ok(format!("{l} (recorded, not enforced: SELinux is disabled on this kernel)"))
+    }
+}

@@ -1,0 +1,32 @@
+//! `sandbox-service list`: every sandbox, one line each.
+
+use crate::config::{self, Payload};
+use crate::layout::Layout;
+use anyhow::Result;
+
+/// List the sandboxes.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One JSON array, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(layout: &Layout, a: Args) -> Result<()> {
+    let configs = config::load_all(layout)?;
+    if a.json {
+        let v: Vec<serde_json::Value> = configs.iter().map(super::status::summary).collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("{:<20} {:<32} {:<14} RUNS", "NAME", "UNIT", "LABEL");
+    for c in &configs {
+        let runs = match &c.payload {
+            Payload::Services(s) => s.join(" "),
+            Payload::Command(cmd) => shell_words::join(cmd),
+        };
+        let label = c.label.map_or_else(|| "inherit".into(), |l| l.to_string());
+        println!("{:<20} {:<32} {:<14} {runs}", c.name, c.unit, label);
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The command line: one file per command, named for it.
+
+mod clone;
+mod create;
+mod delete;
+mod list;
+mod status;
+
+use crate::layout::Layout;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "sandbox-service", version, about = "Run a systemd service in its own secure container")]
+pub struct Cli {
+    /// Operate on the installed tree under DIR (its package database, unit
+    /// files, configs and state), like systemctl --root and rpm --root.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Say more about what is done.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Create(create::Args),
+    List(list::Args),
+    Status(status::Args),
+    Delete(delete::Args),
+    Clone(clone::Args),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    if let Some(r) = &cli.root {
+        if !r.is_dir() {
+            anyhow::bail!("--root {}: not a directory", r.display());
+        }
+    }
+    let layout = Layout::new(cli.root.as_deref());
+    match cli.command {
+        Command::Create(a) => create::run(&layout, a, cli.quiet),
+        Command::List(a) => list::run(&layout, a),
+        Command::Status(a) => status::run(&layout, a),
+        Command::Delete(a) => delete::run(&layout, a, cli.quiet),
+        Command::Clone(a) => clone::run(&layout, a, cli.quiet),
+    }
+}

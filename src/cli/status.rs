@@ -1,0 +1,100 @@
+//! `sandbox-service status NAME`: a sandbox's config, label, paths, units.
+
+use crate::config::{Payload, SandboxConfig};
+use crate::layout::{Layout, MANIFEST, TREE};
+use crate::manifest::Manifest;
+use crate::names::check_sandbox_name;
+use crate::{sandbox, units};
+use anyhow::{bail, Result};
+use serde_json::json;
+
+/// Show one sandbox.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub name: String,
+    /// One JSON object, for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print each private path and why it is private.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// The fields `list --json` and `status --json` share.
+pub fn summary(c: &SandboxConfig) -> serde_json::Value {
+    let (services, command) = match &c.payload {
+        Payload::Services(s) => (s.clone(), None),
+        Payload::Command(cmd) => (vec![], Some(cmd.clone())),
+    };
+    json!({
+        "name": c.name,
+        "unit": c.unit,
+        "services": services,
+        "command": command,
+        "packages": c.packages,
+        "security": c.security.mode(),
+        "label": c.label.map(|l| l.to_string()),
+        "created": c.created,
+    })
+}
+
+pub fn run(layout: &Layout, a: Args) -> Result<()> {
+    check_sandbox_name(&a.name)?;
+    let path = layout.config_file(&a.name);
+    if !path.exists() {
+        bail!("no sandbox named '{}': see sandbox-service list", a.name);
+    }
+    let c = SandboxConfig::load(&path)?;
+    let state_dir = layout.state_dir(&c.name);
+    let manifest = Manifest::load(&state_dir.join(MANIFEST))?;
+    let mut unit_files = vec![layout.unit_dir().join(&c.unit)];
+    if let Some(svc) = c.single_service() {
+        unit_files.push(layout.unit_dir().join(units::target_name(svc)?));
+    }
+    let state = sandbox::unit_state(layout, &c.unit)?;
+    if a.json {
+        let mut v = summary(&c);
+        v["config"] = json!(path);
+        v["state_dir"] = json!(state_dir);
+        v["tree"] = json!(state_dir.join(TREE));
+        v["unit_files"] = json!(unit_files);
+        v["label_note"] = json!(manifest.label_note);
+        v["active_state"] = json!(state);
+        v["stats"] = json!(manifest.stats);
+        v["private"] = json!(manifest.plan.private);
+        if a.explain {
+            v["plan"] = json!(manifest.plan);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("sandbox:  {}", c.name);
+    println!("unit:     {} ({})", c.unit, state.as_deref().unwrap_or("state unknown: systemd not reachable"));
+    match &c.payload {
+        Payload::Services(s) => println!("services: {}", s.join(" ")),
+        Payload::Command(cmd) => println!("command:  {}", shell_words::join(cmd)),
+    }
+    println!("packages: {}", if c.packages.is_empty() { "-".into() } else { c.packages.join(" ") });
+    println!("security: {}, label {}", c.security.mode(), manifest.label_note);
+    println!("config:   {}", path.display());
+    println!("state:    {}", state_dir.display());
+    for u in &unit_files {
+        println!("unit file: {}", u.display());
+    }
+    let s = &manifest.stats;
+    println!(
+        "private:  {} paths ({} files, {} dirs, {} links, {} bytes)",
+        manifest.plan.private.len(),
+        s.files,
+        s.dirs,
+        s.symlinks,
+        s.bytes
+    );
+    if let Some(src) = &manifest.cloned_from {
+        println!("cloned from: {src}");
+    }
+    if a.explain {
+        print!("{}", manifest.plan.explain());
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The `.sandbox` file: what a sandbox is (its units or command, its
+//! packages, its label). Every key is documented in sandbox-service.sandbox(5);
+//! an unknown key is an error, never silently ignored.
+
+use crate::label::{McsLabel, Security};
+use crate::layout::Layout;
+use anyhow::{anyhow, bail, Context, Result};
+use ini::{Ini, ParseOption};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Runs these service units (e.g. `apache2.service`).
+    Services(Vec<String>),
+    /// Runs this command.
+    Command(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    pub name: String,
+    /// The host unit that runs the sandbox, e.g. `apache2@web1.service`.
+    pub unit: String,
+    pub payload: Payload,
+    /// Packages whose /etc and /var files were cloned.
+    pub packages: Vec<String>,
+    pub security: Security,
+    /// The allocated or static label; None with `inherit`.
+    pub label: Option<McsLabel>,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+const KEYS: &[(&str, &[&str])] = &[
+    ("sandbox", &["name", "unit", "services", "command", "packages", "created"]),
+    ("security", &["mode", "label", "context"]),
+];
+
+impl SandboxConfig {
+    pub fn render(&self) -> String {
+        let (services, command) = match &self.payload {
+            Payload::Services(s) => (s.join(" "), String::new()),
+            Payload::Command(c) => (String::new(), shell_words::join(c)),
+        };
+        let (label, context) = match &self.security {
+            Security::Static { context: Some(c), .. } => {
+                (self.label.map(|l| l.to_string()).unwrap_or_default(), c.clone())
+            }
+            _ => (self.label.map(|l| l.to_string()).unwrap_or_default(), String::new()),
+        };
+        format!(
+            "# Sandbox {name}, made by sandbox-service; keys: sandbox-service.sandbox(5).\n\
+             [sandbox]\nname={name}\nunit={unit}\nservices={services}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
+             [security]\nmode={mode}\nlabel={label}\ncontext={context}\n",
+            name = self.name,
+            unit = self.unit,
+            packages = self.packages.join(" "),
+            created = self.created,
+            mode = self.security.mode(),
+        )
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let opt = ParseOption { enabled_quote: false, enabled_escape: false, ..Default::default() };
+        let ini = Ini::load_from_str_opt(text, opt).map_err(|e| anyhow!("{e}"))?;
+        for (sec, props) in &ini {
+            let Some(sec) = sec else {
+                if let Some((k, _)) = props.iter().next() {
+                    bail!("key '{k}' outside of any section");
+                }
+                continue;
+            };
+            let Some((_, keys)) = KEYS.iter().find(|(s, _)| *s == sec) else {
+                bail!("unknown section [{sec}]");
+            };
+            for (k, _) in props.iter() {
+                if !keys.contains(&k) {
+                    bail!("unknown key '{k}' in [{sec}]");
+                }
+                if props.get_all(k).count() > 1 {
+                    bail!("key '{k}' given twice in [{sec}]");
+                }
+            }
+        }
+        let get = |sec: &str, key: &str| ini.get_from(Some(sec), key).unwrap_or("").trim().to_string();
+        let name = get("sandbox", "name");
+        crate::names::check_sandbox_name(&name)?;
+        let services: Vec<String> = get("sandbox", "services").split_whitespace().map(str::to_string).collect();
+        let command = get("sandbox", "command");
+        let payload = match (services.is_empty(), command.is_empty()) {
+            (false, true) => Payload::Services(services),
+            (true, false) => Payload::Command(shell_words::split(&command).map_err(|e| anyhow!("bad command: {e}"))?),
+            (false, false) => bail!("both services= and command= are set: a sandbox runs one or the other"),
+            (true, true) => bail!("neither services= nor command= is set"),
+        };
+        let label_s = get("security", "label");
+        let label = if label_s.is_empty() { None } else { Some(label_s.parse::<McsLabel>()?) };
+        let context = get("security", "context");
+        let security = match (get("security", "mode").as_str(), label) {
+            ("dynamic", Some(_)) => Security::Dynamic,
+            ("static", Some(l)) => Security::Static { label: l, context: (!context.is_empty()).then_some(context) },
+            ("inherit", None) => Security::Inherit,
+            ("inherit", Some(_)) => bail!("mode=inherit takes no label="),
+            (m @ ("dynamic" | "static"), None) => bail!("mode={m} needs a label="),
+            (m, _) => bail!("bad mode '{m}': use dynamic, static or inherit"),
+        };
+        let unit = get("sandbox", "unit");
+        if !unit.ends_with(".service") {
+            bail!("unit= must name a .service unit");
+        }
+        Ok(SandboxConfig {
+            name,
+            unit,
+            payload,
+            packages: get("sandbox", "packages").split_whitespace().map(str::to_string).collect(),
+            security,
+            label,
+            created: get("sandbox", "created").parse().unwrap_or(0),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {} (see sandbox-service.sandbox(5))", path.display()))
+    }
+
+    /// The single service this sandbox runs, for `SVC-sandboxes.target`.
+    pub fn single_service(&self) -> Option<&str> {
+        match &self.payload {
+            Payload::Services(s) if s.len() == 1 => Some(s[0].as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// Every sandbox's config under the tree, sorted by name. A config that
+/// does not parse is an error: nothing should act on a half-understood set.
+pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {
+    let dir = layout.config_dir();
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let p = ent?.path();
+        if p.extension().is_some_and(|e| e == "sandbox") {
+            out.push(SandboxConfig::load(&p)?);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SandboxConfig {
+        SandboxConfig {
+            name: "web1".into(),
+            unit: "apache2@web1.service".into(),
+            payload: Payload::Services(vec!["apache2.service".into()]),
+            packages: vec!["apache2".into(), "apache2-bin".into()],
+            security: Security::Dynamic,
+            label: Some(McsLabel::new(3, 400).unwrap()),
+            created: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn roundtrip() {
+        let c = sample();
+        assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
+        let mut g = sample();
+        g.payload = Payload::Command(vec!["/bin/sh".into(), "-c".into(), "echo 'a b' # ; x".into()]);
+        g.security = Security::Static { label: McsLabel::new(1, 2).unwrap(), context: Some("u:r:t:s0:c1,c2".into()) };
+        g.label = Some(McsLabel::new(1, 2).unwrap());
+        assert_eq!(SandboxConfig::parse(&g.render()).unwrap(), g);
+        let mut i = sample();
+        i.security = Security::Inherit;
+        i.label = None;
+        assert_eq!(SandboxConfig::parse(&i.render()).unwrap(), i);
+    }
+
+    #[test]
+    fn strict_parsing() {
+        let good = sample().render();
+        let e = SandboxConfig::parse(&good.replace("[security]", "[security]\nfoo=1")).unwrap_err();
+        assert!(e.to_string().contains("unknown key 'foo'"), "{e}");
+        assert!(SandboxConfig::parse(&good.replace("[security]", "[weird]")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("mode=dynamic", "mode=odd")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("label=s0:c3,c400", "label=")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("label=s0:c3,c400", "label=s0:c3,c3")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("name=web1", "name=../x")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("command=", "command=/bin/true")).is_err());
+        assert!(SandboxConfig::parse(&good.replace("name=web1", "name=web1\nname=web2")).is_err());
+    }
+}

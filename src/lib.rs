@@ -1,0 +1,19 @@
+//! sandbox-service: run one systemd service in its own secure container.
+
+pub mod cli;
+pub mod clone;
+pub mod config;
+pub mod interrupt;
+pub mod label;
+pub mod layout;
+pub mod manifest;
+pub mod names;
+pub mod payload;
+pub mod plan;
+pub mod rootpath;
+pub mod sandbox;
+pub mod state;
+pub mod systemd;
+pub mod unitfile;
+pub mod unitpath;
+pub mod units;

@@ -1,0 +1,663 @@
+//! Which paths are private to a sandbox, and why.
+//!
+//! The decision is derived from package metadata and the unit's own
+//! directives, never guessed from directory names alone:
+//! - a directory under /etc or /var that the service's packages own is
+//!   private whole (content a maintainer script made comes along), unless it
+//!   is shared: a hierarchy directory (FHS and distribution conventions,
+//!   `HIERARCHY`), an /etc drop-in directory (`*.d`), or a directory in
+//!   which an installed package unrelated to the service has files (one that
+//!   depends on the service, such as an apache2 module, is not unrelated);
+//! - inside a shared directory only the packages' own entries are private;
+//! - what the unit declares (`StateDirectory=` and friends, `PIDFile=`,
+//!   `EnvironmentFile=`) and the directories its environment files name are
+//!   private too;
+//! - host secrets (`SECRETS`) are never cloned, whoever owns them.
+//!
+//! The plan is a value: `--explain` prints it, create clones from it and
+//! stores it in the manifest, so the three never disagree.
+
+use crate::layout::Layout;
+use crate::payload::{Databases, PackageInfo, PkgFile};
+use crate::rootpath;
+use crate::unitfile::Specifiers;
+use crate::unitpath::ResolvedUnit;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Directories that hold many packages' files by definition. Only a
+/// package's own entries inside them are private.
+pub const HIERARCHY: &[(&str, &str)] = &[
+    ("/etc", "the host's configuration root"),
+    ("/var", "the host's variable data root"),
+    ("/etc/default", "holds every package's defaults file"),
+    ("/etc/sysconfig", "holds every package's environment file"),
+    ("/etc/init.d", "holds every package's init script"),
+    ("/etc/rc.d", "holds every package's init script"),
+    ("/etc/cron.daily", "holds every package's daily job"),
+    ("/etc/cron.hourly", "holds every package's hourly job"),
+    ("/etc/cron.weekly", "holds every package's weekly job"),
+    ("/etc/cron.monthly", "holds every package's monthly job"),
+    ("/etc/cron.yearly", "holds every package's yearly job"),
+    ("/etc/systemd", "the host's service manager configuration"),
+    ("/etc/ssl", "the host's certificates and keys"),
+    ("/etc/pki", "the host's certificates and keys"),
+    ("/etc/alternatives", "the host's alternatives links"),
+    ("/etc/skel", "the host's new-user template"),
+    ("/etc/X11", "the host's display configuration"),
+    ("/etc/opt", "FHS: configuration of add-on packages"),
+    ("/etc/selinux", "the host's SELinux policy"),
+    ("/etc/security", "the host's PAM and limits configuration"),
+    ("/etc/ufw", "the host's firewall configuration"),
+    ("/etc/firewalld", "the host's firewall configuration"),
+    ("/etc/apparmor.d", "the host's AppArmor profiles"),
+    ("/etc/polkit-1", "the host's polkit rules"),
+    ("/etc/dbus-1", "the host's D-Bus configuration"),
+    ("/var/lib", "FHS: every package's state"),
+    ("/var/log", "FHS: every service's logs"),
+    ("/var/cache", "FHS: every package's cache"),
+    ("/var/spool", "FHS: every package's queues"),
+    ("/var/tmp", "FHS: temporary files kept across reboots"),
+    ("/var/backups", "the host's backups"),
+    ("/var/mail", "FHS: every user's mailbox"),
+    ("/var/opt", "FHS: variable data of add-on packages"),
+    ("/var/local", "FHS: variable data of local programs"),
+    ("/var/lib/misc", "FHS: state of many packages"),
+    ("/var/lib/systemd", "the host's service manager state"),
+    ("/var/lib/private", "systemd's DynamicUser= state of every service"),
+    ("/var/cache/private", "systemd's DynamicUser= cache of every service"),
+    ("/var/log/private", "systemd's DynamicUser= logs of every service"),
+    ("/var/log/journal", "the host's journal"),
+    ("/var/spool/cron", "every user's crontab"),
+];
+
+/// Never cloned into a sandbox, whatever owns them.
+pub const SECRETS: &[(&str, &str)] = &[
+    ("/etc/shadow", "password hashes"),
+    ("/etc/shadow-", "password hashes"),
+    ("/etc/gshadow", "group password hashes"),
+    ("/etc/gshadow-", "group password hashes"),
+    ("/etc/ssh", "ssh host keys"),
+    ("/etc/ssl/private", "TLS private keys"),
+    ("/etc/pki/tls/private", "TLS private keys"),
+    ("/etc/sudoers", "privilege rules"),
+    ("/etc/sudoers.d", "privilege rules"),
+    ("/etc/security/opasswd", "old password hashes"),
+    ("/etc/machine-id", "the host's identity"),
+    ("/etc/sandbox-service", "the configuration of every sandbox"),
+    ("/var/lib/sandbox-service", "the state of every sandbox"),
+];
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A directory cloned whole.
+    Dir,
+    File,
+    Symlink,
+    /// Declared by the unit but absent on the host: created empty.
+    EmptyDir,
+    /// Lives under /run, which is private to each sandbox at run time.
+    Runtime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PrivatePath {
+    pub path: String,
+    pub kind: Kind,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Note {
+    pub path: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub units: Vec<String>,
+    pub packages: Vec<PlannedPackage>,
+    pub private: Vec<PrivatePath>,
+    /// Shared directories the packages have entries in, with the reason.
+    pub shared: Vec<Note>,
+    /// Paths considered and not cloned, with the reason.
+    pub skipped: Vec<Note>,
+    /// The package files that are in the private tree, with their digests.
+    pub files: Vec<PayloadFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayloadFile {
+    pub path: String,
+    pub package: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub config: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedPackage {
+    pub name: String,
+    pub version: String,
+    pub db: String,
+    pub why: String,
+}
+
+/// A unit to sandbox with the specifier values it will run with.
+pub struct UnitInput<'a> {
+    pub unit: &'a ResolvedUnit,
+    pub spec: Specifiers,
+}
+
+/// The packages whose payload a sandbox gets: each unit's owner with the
+/// other packages of its source, plus the `-P` packages as named.
+pub fn resolve_packages(dbs: &Databases, units: &[UnitInput], extra: &[String]) -> Result<Vec<(PackageInfo, String)>> {
+    let mut out: Vec<(PackageInfo, String)> = Vec::new();
+    let mut push = |p: PackageInfo, why: String| {
+        if !out.iter().any(|(q, _)| q.name == p.name && q.db == p.db) {
+            out.push((p, why));
+        }
+    };
+    for u in units {
+        let mut spellings = rootpath::usr_aliases(&u.unit.real_fragment.to_string_lossy());
+        spellings.extend(rootpath::usr_aliases(&u.unit.fragment.to_string_lossy()));
+        let owners = dbs.owners(&spellings)?;
+        if owners.is_empty() {
+            if extra.is_empty() {
+                bail!(
+                    "unit {} ({}) is owned by no installed package: name the packages to clone with -P PACKAGE",
+                    u.unit.name.unit,
+                    u.unit.real_fragment.display()
+                );
+            }
+            continue;
+        }
+        for owner in owners {
+            let owner_name = owner.name.clone();
+            for p in dbs.with_siblings(&owner)? {
+                let why = if p.name == owner_name {
+                    format!("owns {}", u.unit.real_fragment.display())
+                } else {
+                    format!("built from source package {} like {owner_name}", p.source)
+                };
+                push(p, why);
+            }
+        }
+    }
+    for name in extra {
+        match dbs.info(name)? {
+            Some(p) => push(p, "named with -P".into()),
+            None => bail!(
+                "package '{name}' is not installed (looked in {}): check the name with dpkg -l or rpm -q",
+                dbs.kinds().join(" and ")
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn is_under(path: &str, top: &str) -> bool {
+    path == top || path.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
+}
+
+fn in_scope(path: &str) -> bool {
+    (is_under(path, "/etc") || is_under(path, "/var")) && path != "/etc" && path != "/var"
+}
+
+fn is_runtime(path: &str) -> bool {
+    is_under(path, "/run")
+}
+
+pub fn secret(path: &str) -> Option<&'static str> {
+    SECRETS.iter().find(|(s, _)| is_under(path, s)).map(|(_, why)| *why)
+}
+
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut cur = path;
+    std::iter::from_fn(move || {
+        let (parent, _) = cur.rsplit_once('/')?;
+        cur = parent;
+        (!parent.is_empty()).then_some(parent)
+    })
+}
+
+struct Builder<'a> {
+    layout: &'a Layout,
+    private: BTreeMap<String, PrivatePath>,
+    skipped: BTreeMap<String, String>,
+    shared_reason: BTreeMap<String, String>,
+}
+
+impl Builder<'_> {
+    fn covered(&self, path: &str) -> bool {
+        ancestors(path)
+            .any(|a| self.private.get(a).is_some_and(|p| matches!(p.kind, Kind::Dir | Kind::EmptyDir | Kind::Runtime)))
+    }
+
+    fn add(&mut self, path: &str, kind: Kind, why: String) {
+        let e = self.private.entry(path.to_string()).or_insert(PrivatePath {
+            path: path.to_string(),
+            kind,
+            reasons: vec![],
+        });
+        if !e.reasons.contains(&why) {
+            e.reasons.push(why);
+        }
+    }
+
+    fn skip(&mut self, path: &str, why: String) {
+        self.skipped.entry(path.to_string()).or_insert(why);
+    }
+
+    /// Resolves symlinked parents (/var/run -> /run) inside the tree.
+    fn canonical(&self, path: &str) -> Result<String> {
+        Ok(rootpath::resolve(self.layout.root(), Path::new(path), false)?.to_string_lossy().into_owned())
+    }
+
+    fn lstat(&self, path: &str) -> Option<std::fs::Metadata> {
+        std::fs::symlink_metadata(self.layout.host(path)).ok()
+    }
+
+    /// A path the unit or an environment file names: private as it is on
+    /// the host, created empty when `create_dir` and absent.
+    fn add_named(&mut self, path: &str, why: String, create_dir: bool) -> Result<()> {
+        let path = self.canonical(path.trim_end_matches('/'))?;
+        if let Some(s) = secret(&path) {
+            self.skip(&path, format!("{why}, but it holds {s}: never cloned"));
+            return Ok(());
+        }
+        if is_runtime(&path) {
+            self.add(&path, Kind::Runtime, why);
+            return Ok(());
+        }
+        if !in_scope(&path) {
+            self.skip(&path, format!("{why}, but only /etc, /var and /run can be private"));
+            return Ok(());
+        }
+        if let Some(reason) = self.shared_reason.get(&path).cloned().or_else(|| hierarchy(&path).map(str::to_string)) {
+            self.skip(&path, format!("{why}, but it is a shared directory ({reason})"));
+            return Ok(());
+        }
+        match self.lstat(&path) {
+            Some(m) if m.is_dir() => self.add(&path, Kind::Dir, why),
+            Some(m) if m.file_type().is_symlink() => self.add(&path, Kind::Symlink, why),
+            Some(m) if m.is_file() => self.add(&path, Kind::File, why),
+            Some(_) => self.skip(&path, format!("{why}, but it is a socket, fifo or device")),
+            None if create_dir => self.add(&path, Kind::EmptyDir, why),
+            None => self.skip(&path, format!("{why}, but it does not exist on the host")),
+        }
+        Ok(())
+    }
+}
+
+fn hierarchy(path: &str) -> Option<&'static str> {
+    if let Some((_, why)) = HIERARCHY.iter().find(|(h, _)| *h == path) {
+        return Some(why);
+    }
+    // /etc/foo.d: drop-in directories are shared between packages by convention.
+    let parent = path.rsplit_once('/').map(|(p, _)| p);
+    (parent == Some("/etc") && path.ends_with(".d")).then_some("an /etc drop-in directory, shared by convention")
+}
+
+/// Builds the plan for `units` and `packages` (from `resolve_packages`),
+/// plus `extra` paths the admin named with `--private`.
+pub fn build(
+    layout: &Layout,
+    dbs: Option<&Databases>,
+    units: &[UnitInput],
+    packages: &[(PackageInfo, String)],
+    extra: &[String],
+) -> Result<Plan> {
+    let mut b = Builder { layout, private: BTreeMap::new(), skipped: BTreeMap::new(), shared_reason: BTreeMap::new() };
+
+    // 1. The packages' entries under /etc and /var.
+    let mut entries: BTreeMap<String, (String, PkgFile)> = BTreeMap::new();
+    for (p, _) in packages {
+        let dbs = dbs.expect("packages come from a database");
+        for f in dbs.files(p)? {
+            let path = b.canonical(&f.path)?;
+            if in_scope(&path) || is_runtime(&path) {
+                entries.entry(path).or_insert((p.name.clone(), f));
+            }
+        }
+    }
+
+    // 2. Which of the directories involved are shared, and why.
+    let set_names: BTreeSet<(String, &str)> = packages.iter().map(|(p, _)| (p.name.clone(), p.db)).collect();
+    let set_provides: BTreeSet<&str> =
+        packages.iter().flat_map(|(p, _)| p.provides.iter().map(String::as_str)).collect();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for path in entries.keys() {
+        dirs.extend(ancestors(path).filter(|a| in_scope(a)).map(str::to_string));
+        if b.lstat(path).is_some_and(|m| m.is_dir()) {
+            dirs.insert(path.clone());
+        }
+    }
+    // Hierarchy directories are shared whatever the databases say: do not ask.
+    let asked: BTreeSet<String> = dirs.iter().filter(|d| hierarchy(d).is_none()).cloned().collect();
+    let owners = match dbs {
+        Some(dbs) => dbs.file_owners_in(&asked)?,
+        None => BTreeMap::new(),
+    };
+    let mut addon_cache: HashMap<(String, &str), bool> = HashMap::new();
+    for d in &dirs {
+        if let Some(why) = hierarchy(d) {
+            b.shared_reason.insert(d.clone(), why.to_string());
+            continue;
+        }
+        let mut unrelated = Vec::new();
+        for (o, db) in owners.get(d).into_iter().flatten() {
+            if set_names.contains(&(o.clone(), *db)) {
+                continue;
+            }
+            // A package that depends on the service (an apache2 module) is
+            // part of its configuration, not a reason to share.
+            let addon = match addon_cache.get(&(o.clone(), *db)) {
+                Some(&a) => a,
+                None => {
+                    let a = dbs
+                        .expect("owners come from a database")
+                        .info_in(db, o)?
+                        .is_some_and(|i| i.depends.iter().any(|dep| set_provides.contains(dep.as_str())));
+                    addon_cache.insert((o.clone(), *db), a);
+                    a
+                }
+            };
+            if !addon {
+                unrelated.push(o.clone());
+            }
+        }
+        if !unrelated.is_empty() {
+            b.shared_reason.insert(d.clone(), format!("also holds files of {}", unrelated.join(", ")));
+        }
+    }
+
+    // 3. The packages' own directories whole; their entries in shared ones.
+    for (path, (pkg, f)) in &entries {
+        if b.covered(path) {
+            continue;
+        }
+        if let Some(s) = secret(path) {
+            b.skip(path, format!("owned by {pkg}, but it holds {s}: never cloned"));
+            continue;
+        }
+        if is_runtime(path) {
+            b.add(path, Kind::Runtime, format!("owned by {pkg}; /run is private to each sandbox at run time"));
+            continue;
+        }
+        let Some(m) = b.lstat(path) else {
+            let why = if f.ghost { "declared %ghost by" } else { "listed by" };
+            b.skip(path, format!("{why} {pkg}, but absent on the host"));
+            continue;
+        };
+        if m.is_dir() {
+            if !b.shared_reason.contains_key(path) {
+                b.add(path, Kind::Dir, format!("directory of {pkg}"));
+            }
+            continue;
+        }
+        let parent = path.rsplit_once('/').map_or("/", |(p, _)| p);
+        let in_shared = match b.shared_reason.get(parent) {
+            Some(r) => format!("{pkg}'s entry in shared {parent} ({r})"),
+            None => format!("file of {pkg}"),
+        };
+        let conf = if f.config { " [config]" } else { "" };
+        let kind = if m.file_type().is_symlink() {
+            Kind::Symlink
+        } else if m.is_file() {
+            Kind::File
+        } else {
+            b.skip(path, format!("{in_shared}, but it is a socket, fifo or device"));
+            continue;
+        };
+        b.add(path, kind, format!("{in_shared}{conf}"));
+    }
+
+    // 4. What each unit declares, and what its environment files name.
+    let mut env_files: Vec<(String, String)> = Vec::new();
+    for u in units {
+        let f = &u.unit.file;
+        let name = &u.spec.unit;
+        for (key, base) in [
+            ("StateDirectory", "/var/lib"),
+            ("LogsDirectory", "/var/log"),
+            ("CacheDirectory", "/var/cache"),
+            ("ConfigurationDirectory", "/etc"),
+            ("RuntimeDirectory", "/run"),
+        ] {
+            for w in f.get_words("Service", key) {
+                let w = u.spec.expand(&w)?;
+                let rel = w.split(':').next().unwrap_or(&w).trim_matches('/');
+                if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
+                    b.skip(&format!("{base}/{rel}"), format!("{key}={w} of {name} is not a plain relative path"));
+                    continue;
+                }
+                b.add_named(&format!("{base}/{rel}"), format!("{key}= of {name}"), true)?;
+            }
+        }
+        if let Some(pid) = f.get("Service", "PIDFile") {
+            let pid = u.spec.expand(pid)?;
+            let dir = Path::new(&pid).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let canon = b.canonical(&dir)?;
+            let own_dir = if is_runtime(&canon) {
+                canon != "/run"
+            } else {
+                in_scope(&canon) && !b.shared_reason.contains_key(&canon)
+            };
+            if own_dir {
+                b.add_named(&dir, format!("holds PIDFile= of {name}"), true)?;
+            } else {
+                b.add_named(&pid, format!("PIDFile= of {name}"), false)?;
+            }
+        }
+        for ef in f.get_all("Service", "EnvironmentFile") {
+            let optional = ef.starts_with('-');
+            let p = u.spec.expand(ef.trim_start_matches('-'))?;
+            let canon = b.canonical(&p)?;
+            if b.lstat(&canon).is_none() && optional {
+                b.skip(&canon, format!("EnvironmentFile=- of {name}: optional and absent on the host"));
+                continue;
+            }
+            b.add_named(&p, format!("EnvironmentFile= of {name}"), false)?;
+            env_files.push((canon, format!("EnvironmentFile= of {name}")));
+        }
+    }
+    for (path, (pkg, f)) in &entries {
+        let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+        if f.config && (path.ends_with("/envvars") || parent == "/etc/default" || parent == "/etc/sysconfig") {
+            env_files.push((path.clone(), format!("environment file of {pkg}")));
+        }
+    }
+    env_files.dedup();
+    for (file, what) in env_files {
+        let Ok(text) = std::fs::read_to_string(layout.host(&file)) else { continue };
+        for (var, value) in env_assignments(&text) {
+            for word in value.split_whitespace().filter(|w| w.starts_with('/')) {
+                let canon = b.canonical(word.trim_end_matches('/'))?;
+                if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) || b.private.contains_key(&canon) {
+                    continue;
+                }
+                let why = format!("named by {var} in {file} ({what})");
+                b.add_named(word, why, false)?;
+            }
+        }
+    }
+
+    for p in extra {
+        if !p.starts_with('/') {
+            bail!("--private {p}: give an absolute path");
+        }
+        b.add_named(p, "named with --private".into(), true)?;
+    }
+
+    // Drop entries a private directory already covers.
+    let paths: Vec<String> = b.private.keys().cloned().collect();
+    for p in paths {
+        if b.covered(&p) {
+            b.private.remove(&p);
+        }
+    }
+
+    let files = entries
+        .iter()
+        .filter(|(p, _)| (b.private.contains_key(*p) || b.covered(p)) && b.lstat(p).is_some_and(|m| !m.is_dir()))
+        .map(|(p, (pkg, f))| PayloadFile {
+            path: p.clone(),
+            package: pkg.clone(),
+            config: f.config,
+            digest: f.digest.clone(),
+        })
+        .collect();
+    let mut shared: BTreeMap<String, String> = BTreeMap::new();
+    for p in b.private.keys() {
+        for a in ancestors(p) {
+            if let Some(r) = b.shared_reason.get(a) {
+                shared.insert(a.to_string(), r.clone());
+            }
+        }
+    }
+    Ok(Plan {
+        units: units.iter().map(|u| u.unit.name.unit.clone()).collect(),
+        packages: packages
+            .iter()
+            .map(|(p, why)| PlannedPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                db: p.db.into(),
+                why: why.clone(),
+            })
+            .collect(),
+        private: b.private.into_values().collect(),
+        shared: shared.into_iter().map(|(path, why)| Note { path, why }).collect(),
+        skipped: b.skipped.into_iter().map(|(path, why)| Note { path, why }).collect(),
+        files,
+    })
+}
+
+/// `KEY=value` assignments of a shell-style environment file, with `$VAR`
+/// and `${VAR}` expanded from earlier assignments and unset variables
+/// expanding to nothing, as the shell sourcing the file would.
+pub fn env_assignments(text: &str) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line).trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else { continue };
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let v = v.trim();
+        let single = v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'');
+        let raw =
+            if single || (v.len() >= 2 && v.starts_with('"') && v.ends_with('"')) { &v[1..v.len() - 1] } else { v };
+        let value = if single { raw.to_string() } else { expand_vars(raw, &vars) };
+        vars.retain(|(n, _)| n != k);
+        vars.push((k.to_string(), value));
+    }
+    vars
+}
+
+fn expand_vars(s: &str, vars: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = if let Some(b) = after.strip_prefix('{') {
+            match b.find('}') {
+                Some(j) => (b[..j].split([':', '-']).next().unwrap_or(""), &b[j + 1..]),
+                None => ("", ""),
+            }
+        } else {
+            let n = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            (&after[..n], &after[n..])
+        };
+        if let Some((_, v)) = vars.iter().find(|(k, _)| k == name) {
+            out.push_str(v);
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Plan {
+    /// The human explanation `--explain` prints: one line a path.
+    pub fn explain(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "units: {}",
+            if self.units.is_empty() { "(none: a command sandbox)".into() } else { self.units.join(" ") }
+        );
+        for p in &self.packages {
+            let _ = writeln!(s, "package {} {} ({}): {}", p.name, p.version, p.db, p.why);
+        }
+        for p in &self.private {
+            let (tag, kind) = match p.kind {
+                Kind::Runtime => ("runtime", "in the sandbox's own /run"),
+                Kind::Dir => ("private", "dir"),
+                Kind::EmptyDir => ("private", "dir, created empty"),
+                Kind::File => ("private", "file"),
+                Kind::Symlink => ("private", "symlink"),
+            };
+            let _ = writeln!(s, "{tag:8} {} ({kind}): {}", p.path, p.reasons.join("; "));
+        }
+        for n in &self.shared {
+            let _ = writeln!(s, "shared   {}: {}", n.path, n.why);
+        }
+        for n in &self.skipped {
+            let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
+        }
+        let _ = writeln!(s, "shared   everything else: visible from the host, as the runtime's mount rules say");
+        s
+    }
+
+    /// Paths to clone, in order (parents before children).
+    pub fn clones(&self) -> impl Iterator<Item = &PrivatePath> {
+        self.private.iter().filter(|p| p.kind != Kind::Runtime)
+    }
+}
+
+/// Where the private copy of `path` lives inside a state tree.
+pub fn tree_path(tree: &Path, path: &str) -> PathBuf {
+    tree.join(path.trim_start_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envvars_expand_like_the_shell() {
+        let text = "# comment\nexport APACHE_RUN_DIR=/var/run/apache2$SUFFIX\nexport APACHE_PID_FILE=$APACHE_RUN_DIR/apache2.pid\n\
+            APACHE_LOG_DIR=\"/var/log/apache2${SUFFIX}\"\nLIT='/x/$HOME'\nbad line\n";
+        let a: HashMap<_, _> = env_assignments(text).into_iter().collect();
+        assert_eq!(a["APACHE_RUN_DIR"], "/var/run/apache2");
+        assert_eq!(a["APACHE_PID_FILE"], "/var/run/apache2/apache2.pid");
+        assert_eq!(a["APACHE_LOG_DIR"], "/var/log/apache2");
+        assert_eq!(a["LIT"], "/x/$HOME");
+    }
+
+    #[test]
+    fn scope_and_hierarchy() {
+        assert!(in_scope("/etc/apache2") && in_scope("/var/www"));
+        assert!(!in_scope("/etc") && !in_scope("/etcetera/x") && !in_scope("/usr/share/x"));
+        assert!(hierarchy("/etc/logrotate.d").is_some());
+        assert!(hierarchy("/var/log").is_some());
+        assert!(hierarchy("/etc/apache2").is_none());
+        assert!(hierarchy("/etc/apache2/conf.d").is_none(), "only /etc's own drop-in dirs");
+        assert_eq!(secret("/etc/ssh/ssh_host_rsa_key"), Some("ssh host keys"));
+        assert_eq!(secret("/etc/shadow"), Some("password hashes"));
+        assert_eq!(secret("/etc/shadowy"), None);
+        assert_eq!(ancestors("/etc/apache2/x").collect::<Vec<_>>(), vec!["/etc/apache2", "/etc"]);
+    }
+}

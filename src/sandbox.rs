@@ -1,0 +1,128 @@
+//! What create, clone and delete share: which names are taken, which labels
+//! are used, which unit files a sandbox has, and telling systemd.
+
+use crate::config::{Payload, SandboxConfig};
+use crate::label::McsLabel;
+use crate::layout::Layout;
+use crate::names::ServiceName;
+use crate::state::Txn;
+use crate::{systemd, unitpath, units};
+use anyhow::{bail, Result};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Refuses a name or unit that is taken. Called with the state lock held.
+pub fn check_unused(layout: &Layout, name: &str, unit: &str) -> Result<()> {
+    if layout.config_file(name).exists() {
+        bail!("sandbox '{name}' already exists: choose another name, or remove it with sandbox-service delete {name}");
+    }
+    if layout.state_dir(name).exists() {
+        bail!(
+            "{} exists but no sandbox '{name}' is configured: move it away or choose another name",
+            layout.state_dir(name).display()
+        );
+    }
+    if unitpath::exists(layout, unit) {
+        bail!("a unit named {unit} already exists: choose another sandbox name");
+    }
+    Ok(())
+}
+
+pub fn used_labels(configs: &[SandboxConfig]) -> BTreeSet<McsLabel> {
+    configs.iter().filter_map(|c| c.label).collect()
+}
+
+/// Who already uses `label`, if anyone.
+pub fn label_user(configs: &[SandboxConfig], label: &McsLabel) -> Option<String> {
+    configs.iter().find(|c| c.label.as_ref() == Some(label)).map(|c| c.name.clone())
+}
+
+/// The host services whose reload reaches this sandbox: for each service
+/// it runs, `SVC.service` (for a template, the plain service) if it exists.
+pub fn reload_sources(layout: &Layout, cfg: &SandboxConfig) -> Result<Vec<String>> {
+    let Payload::Services(s) = &cfg.payload else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for svc in s {
+        let host = format!("{}.service", ServiceName::parse(svc)?.prefix);
+        if unitpath::exists(layout, &host) && !out.contains(&host) {
+            out.push(host);
+        }
+    }
+    Ok(out)
+}
+
+/// The unit binary path the units call: this very program.
+pub fn exe() -> Result<String> {
+    Ok(std::env::current_exe()?.to_string_lossy().into_owned())
+}
+
+/// Stages the sandbox's units: its service, and for a single-service
+/// sandbox the `SVC-sandboxes.target` (if new) and its link in the target.
+pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Result<()> {
+    let dir = layout.unit_dir();
+    let text = units::render_service(cfg, &exe()?, &reload_sources(layout, cfg)?)?;
+    txn.stage_file(&dir.join(&cfg.unit), &text, 0o644)?;
+    if let Some(svc) = cfg.single_service() {
+        let target = units::target_name(svc)?;
+        if !dir.join(&target).exists() {
+            txn.stage_file(&dir.join(&target), &units::render_target(svc)?, 0o644)?;
+        }
+        txn.stage_symlink(&dir.join(format!("{target}.wants")).join(&cfg.unit), &format!("../{}", cfg.unit))?;
+    }
+    Ok(())
+}
+
+/// What deleting `cfg` removes: its files, and the directories to remove
+/// if they end up empty. `others` are the remaining sandboxes.
+pub fn owned_paths(
+    layout: &Layout,
+    cfg: &SandboxConfig,
+    others: &[SandboxConfig],
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let dir = layout.unit_dir();
+    let mut paths = vec![dir.join(&cfg.unit), layout.state_dir(&cfg.name)];
+    let mut dirs = Vec::new();
+    if let Some(svc) = cfg.single_service() {
+        let target = units::target_name(svc)?;
+        let wants = dir.join(format!("{target}.wants"));
+        paths.push(wants.join(&cfg.unit));
+        dirs.push(wants);
+        let shared = others.iter().any(|o| {
+            o.name != cfg.name && o.single_service().is_some_and(|s| units::target_name(s).ok() == Some(target.clone()))
+        });
+        if !shared {
+            paths.push(dir.join(&target));
+        }
+    }
+    Ok((paths, dirs))
+}
+
+/// Asks systemd to reload units after a change, or says why it was not.
+pub fn reload_systemd(layout: &Layout) {
+    if !layout.is_live() {
+        eprintln!("note: --root given: systemd was not asked to reload; it reads the units when that tree boots");
+        return;
+    }
+    match systemd::connect() {
+        Ok(c) => match systemd::daemon_reload(&c) {
+            Ok(()) => tracing::debug!("systemd reloaded its units"),
+            Err(e) => eprintln!("warning: {e:#}: run systemctl daemon-reload"),
+        },
+        Err(why) => eprintln!("note: {why}: units written; run systemctl daemon-reload once systemd runs"),
+    }
+}
+
+/// The sandbox's unit state if systemd can be asked, else None.
+pub fn unit_state(layout: &Layout, unit: &str) -> Result<Option<String>> {
+    if !layout.is_live() {
+        return Ok(None);
+    }
+    match systemd::connect() {
+        Ok(c) => Ok(Some(systemd::active_state(&c, unit)?)),
+        Err(_) => Ok(None),
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,116 @@
+//! The systemd units a sandbox gets, rendered from templates/.
+
+use crate::config::{Payload, SandboxConfig};
+use crate::names::ServiceName;
+use anyhow::{bail, Result};
+
+const SANDBOX_SERVICE: &str = include_str!("../templates/sandbox.service");
+const SANDBOXES_TARGET: &str = include_str!("../templates/sandboxes.target");
+
+/// The host unit of a sandbox: `SVC@NAME.service` for one service, so the
+/// package's own `SVC@.service` still serves its other instances;
+/// `NAME.service` for several services or a command.
+pub fn unit_name(name: &str, payload: &Payload) -> Result<String> {
+    Ok(match payload {
+        Payload::Services(s) if s.len() == 1 => format!("{}@{name}.service", ServiceName::parse(&s[0])?.prefix),
+        _ => format!("{name}.service"),
+    })
+}
+
+/// `SVC-sandboxes.target` for a single-service sandbox.
+pub fn target_name(service: &str) -> Result<String> {
+    Ok(format!("{}-sandboxes.target", ServiceName::parse(service)?.prefix))
+}
+
+fn render(template: &str, vars: &[(&str, &str)]) -> Result<String> {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    if let Some(i) = out.find("{{") {
+        bail!("template variable left unrendered near '{}'", &out[i..(i + 20).min(out.len())]);
+    }
+    Ok(out)
+}
+
+/// Quotes a path for an ExecStart= line when it needs it.
+fn exec_path(p: &str) -> String {
+    if p.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '%' || c == '$') {
+        format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%").replace('$', "$$"))
+    } else {
+        p.to_string()
+    }
+}
+
+/// The sandbox's service unit. `reload_from` lists the host services whose
+/// reload propagates to it (only those that exist).
+pub fn render_service(cfg: &SandboxConfig, exe: &str, reload_from: &[String]) -> Result<String> {
+    let mut relations = String::new();
+    let description = match &cfg.payload {
+        Payload::Services(s) => {
+            if let Some(svc) = cfg.single_service() {
+                relations.push_str(&format!("PartOf={}\n", target_name(svc)?));
+            }
+            format!("{} in sandbox {}", s.join(" "), cfg.name)
+        }
+        Payload::Command(c) => format!("{} in sandbox {}", c.first().map_or("command", String::as_str), cfg.name),
+    };
+    for r in reload_from {
+        relations.push_str(&format!("ReloadPropagatedFrom={r}\n"));
+    }
+    render(
+        SANDBOX_SERVICE,
+        &[("name", &cfg.name), ("description", &description), ("exec", &exec_path(exe)), ("relations", &relations)],
+    )
+}
+
+pub fn render_target(service: &str) -> Result<String> {
+    render(SANDBOXES_TARGET, &[("service", service), ("target", &target_name(service)?)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::{McsLabel, Security};
+    use crate::unitfile::UnitFile;
+
+    fn cfg(payload: Payload) -> SandboxConfig {
+        SandboxConfig {
+            name: "web1".into(),
+            unit: unit_name("web1", &payload).unwrap(),
+            payload,
+            packages: vec![],
+            security: Security::Dynamic,
+            label: Some(McsLabel::new(1, 2).unwrap()),
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn one_service_gets_an_instance_of_its_name() {
+        let c = cfg(Payload::Services(vec!["apache2.service".into()]));
+        assert_eq!(c.unit, "apache2@web1.service");
+        let text = render_service(&c, "/usr/bin/sandbox-service", &["apache2.service".into()]).unwrap();
+        let u = UnitFile::parse(&text).unwrap();
+        assert_eq!(u.get("Service", "ExecStart"), Some("/usr/bin/sandbox-service run web1"));
+        assert_eq!(u.get("Unit", "ReloadPropagatedFrom"), Some("apache2.service"));
+        assert_eq!(u.get("Unit", "PartOf"), Some("apache2-sandboxes.target"));
+        assert_eq!(u.get("Install", "WantedBy"), Some("multi-user.target"));
+        assert_eq!(u.get("Service", "Type"), Some("notify"));
+        let t = UnitFile::parse(&render_target("apache2.service").unwrap()).unwrap();
+        assert_eq!(t.get("Unit", "Description"), Some("Every sandbox of apache2.service"));
+    }
+
+    #[test]
+    fn several_services_or_a_command_get_the_sandbox_name() {
+        let c = cfg(Payload::Services(vec!["a.service".into(), "b.service".into()]));
+        assert_eq!(c.unit, "web1.service");
+        let u = UnitFile::parse(&render_service(&c, "/x y/bin", &["a.service".into(), "b.service".into()]).unwrap())
+            .unwrap();
+        assert_eq!(u.get_all("Unit", "ReloadPropagatedFrom"), vec!["a.service", "b.service"]);
+        assert_eq!(u.get("Unit", "PartOf"), None);
+        assert_eq!(u.get("Service", "ExecStart"), Some("\"/x y/bin\" run web1"));
+        assert_eq!(cfg(Payload::Command(vec!["/bin/true".into()])).unit, "web1.service");
+        assert_eq!(unit_name("w", &Payload::Services(vec!["nginx@.service".into()])).unwrap(), "nginx@w.service");
+    }
+}
