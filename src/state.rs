@@ -256,10 +256,14 @@ fn undo(root: &Path, dir: &Path) -> Result<()> {
         match *tag {
             "tmp" => remove_any(p)?,
             "final" if !keep_finals => remove_any(p)?,
-            "dir" if !keep_finals => {
-                let _ = fs::remove_dir(p);
-            }
             _ => {}
+        }
+    }
+    // Directories last, once what was in them is gone; only if empty, as
+    // something else may have been put there since.
+    if !keep_finals {
+        for (_, p) in items.iter().rev().filter(|(t, _)| *t == "dir") {
+            let _ = fs::remove_dir(p);
         }
     }
     fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))

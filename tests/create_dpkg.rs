@@ -1,0 +1,150 @@
+//! create/list/status/delete/clone on Debian's real apache2 and nginx
+//! packages, inside a throwaway systemd (installed on the host by .ci/run).
+mod harness;
+use harness::*;
+
+const TREE: &str = "/var/lib/sandbox-service";
+
+fn tree(name: &str, path: &str) -> String {
+    format!("{TREE}/{name}/tree{path}")
+}
+
+#[test]
+fn apache2_sandbox_has_its_package_payload_and_nothing_else() {
+    let s = Systemd::boot();
+    let out = s.ok(&["create", "-u", "apache2", "web1"]);
+    assert!(out.contains("created sandbox web1: unit apache2@web1.service"), "{out}");
+
+    // The package's own directories whole, with postinst-made content.
+    for p in [
+        "/etc/apache2/apache2.conf",
+        "/etc/apache2/ports.conf",
+        "/etc/apache2/mods-enabled",
+        "/var/www/html/index.html",
+        "/var/log/apache2",
+        "/var/lib/apache2",
+        "/etc/logrotate.d/apache2",
+        "/etc/cron.daily/apache2",
+    ] {
+        assert!(s.exists(&tree("web1", p)), "{p} missing from the sandbox");
+    }
+    let link = s.sh_ok(&format!("readlink {}", tree("web1", "/etc/apache2/sites-enabled/000-default.conf")));
+    assert_eq!(link.trim(), "../sites-available/000-default.conf");
+    // Owner, group and mode as on the host (/var/log/apache2 is root:adm 0750).
+    let host = s.sh_ok("stat -c '%U:%G %a %Y' /var/log/apache2");
+    assert_eq!(s.sh_ok(&format!("stat -c '%U:%G %a %Y' {}", tree("web1", "/var/log/apache2"))), host);
+
+    // Shared directories are not copied whole; other packages and the host's secrets stay out.
+    for p in [
+        "/usr",
+        "/etc/nginx",
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/logrotate.d/nginx",
+        "/etc/logrotate.d/dpkg",
+        "/etc/default/nginx",
+        "/var/lib/dpkg",
+        "/var/log/nginx",
+    ] {
+        assert!(!s.exists(&tree("web1", p)), "{p} must not be in an apache2 sandbox");
+    }
+
+    // The units exist and systemd loaded them.
+    let cat = s.sh_ok("systemctl cat apache2@web1.service");
+    assert!(cat.contains(&format!("ExecStart={BIN} run web1")), "{cat}");
+    let show = s.sh_ok("systemctl show -p LoadState,FragmentPath,ReloadPropagatedFrom,PartOf apache2@web1.service");
+    assert!(show.contains("LoadState=loaded"), "{show}");
+    assert!(show.contains("FragmentPath=/etc/systemd/system/apache2@web1.service"), "{show}");
+    assert!(show.contains("ReloadPropagatedFrom=apache2.service"), "{show}");
+    assert!(show.contains("PartOf=apache2-sandboxes.target"), "{show}");
+    // Other instances still use the package's own template.
+    let other = s.sh_ok("systemctl show -p FragmentPath apache2@other.service");
+    assert!(other.contains("/systemd/system/apache2@.service"), "{other}");
+    let wants = s.sh_ok("systemctl show -p Wants apache2-sandboxes.target");
+    assert!(wants.contains("apache2@web1.service"), "{wants}");
+
+    // status and list report it.
+    let st = s.ok(&["status", "web1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+    assert_eq!(v["unit"], "apache2@web1.service");
+    assert_eq!(v["active_state"], "inactive");
+    assert!(v["label"].as_str().unwrap().starts_with("s0:c"), "{st}");
+    let explain = s.ok(&["status", "web1", "--explain"]);
+    assert!(explain.contains("private  /etc/apache2 (dir): directory of apache2"), "{explain}");
+    assert!(explain.contains("shared   /etc/logrotate.d:"), "{explain}");
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // The manifest records package, version and the dpkg digest of conffiles.
+    let m: serde_json::Value = serde_json::from_str(&s.sh_ok(&format!("cat {TREE}/web1/manifest.json"))).unwrap();
+    let conf =
+        m["plan"]["files"].as_array().unwrap().iter().find(|f| f["path"] == "/etc/apache2/apache2.conf").unwrap();
+    assert_eq!(conf["package"], "apache2");
+    assert_eq!(conf["config"], true);
+    assert!(conf["digest"].as_str().unwrap().starts_with("md5:"));
+}
+
+#[test]
+fn nginx_sandbox_and_the_host_are_separate() {
+    let s = Systemd::boot();
+    let explain = s.ok(&["create", "-u", "nginx.service", "--explain", "site2"]);
+    assert!(explain.contains("package nginx-common"), "{explain}");
+    assert!(s.exists(&tree("site2", "/etc/nginx/nginx.conf")));
+    assert!(s.exists(&tree("site2", "/etc/nginx/sites-enabled/default")));
+    assert!(!s.exists(&tree("site2", "/etc/apache2")));
+    assert!(s.sh_ok("systemctl show -p LoadState nginx@site2.service").contains("loaded"));
+    // A change inside the sandbox's copy leaves the host's file alone.
+    s.sh_ok(&format!("echo '# changed' >> {}", tree("site2", "/etc/nginx/nginx.conf")));
+    assert!(!s.sh_ok("cat /etc/nginx/nginx.conf").contains("# changed"));
+}
+
+#[test]
+fn delete_and_clone_round_trips() {
+    let s = Systemd::boot();
+    s.ok(&["create", "-u", "apache2", "a1"]);
+    let out = s.ok(&["clone", "a1", "a2"]);
+    assert!(out.contains("cloned sandbox a1 to a2"), "{out}");
+    assert!(s.exists(&tree("a2", "/etc/apache2/apache2.conf")));
+    let l1: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a1", "--json"])).unwrap();
+    let l2: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a2", "--json"])).unwrap();
+    assert_ne!(l1["label"], l2["label"], "a clone gets its own label");
+    assert!(s.sh_ok("systemctl show -p LoadState apache2@a2.service").contains("loaded"));
+    let wants = s.sh_ok("systemctl show -p Wants apache2-sandboxes.target");
+    assert!(wants.contains("apache2@a1.service") && wants.contains("apache2@a2.service"), "{wants}");
+
+    s.ok(&["delete", "a1"]);
+    assert!(!s.exists("/etc/sandbox-service/a1.sandbox"));
+    assert!(!s.exists(&format!("{TREE}/a1")));
+    assert!(!s.exists("/etc/systemd/system/apache2@a1.service"));
+    assert!(!s.exists("/etc/systemd/system/apache2-sandboxes.target.wants/apache2@a1.service"));
+    assert!(s.exists("/etc/systemd/system/apache2-sandboxes.target"), "a2 still needs the target");
+    s.ok(&["delete", "a2"]);
+    assert!(!s.exists("/etc/systemd/system/apache2-sandboxes.target"), "the last sandbox takes the target along");
+    assert!(!s.exists("/etc/systemd/system/apache2-sandboxes.target.wants"));
+    assert_eq!(s.ok(&["list", "--json"]).trim(), "[]");
+    // The name is free again.
+    s.ok(&["create", "-u", "apache2", "a1"]);
+}
+
+#[test]
+fn delete_refuses_a_running_sandbox_unless_forced() {
+    let s = Systemd::boot();
+    s.ok(&["create", "-u", "apache2", "busy"]);
+    // Stand-in for the runtime (next issue): a drop-in that keeps the unit active.
+    s.sh_ok(
+        "mkdir -p /etc/systemd/system/apache2@busy.service.d && \
+         printf '[Service]\\nType=simple\\nExecStart=\\nExecStart=/bin/sleep infinity\\n' \
+           > /etc/systemd/system/apache2@busy.service.d/test.conf && \
+         systemctl daemon-reload && systemctl start apache2@busy.service",
+    );
+    let out = s.tool(&["delete", "busy"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("sandbox 'busy' is running") && err.contains("--force"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(s.exists("/etc/sandbox-service/busy.sandbox"));
+    s.ok(&["delete", "--force", "busy"]);
+    assert!(!s.exists("/etc/sandbox-service/busy.sandbox"));
+    let st = s.sh_ok("systemctl show -p ActiveState --value apache2@busy.service");
+    assert_eq!(st.trim(), "inactive");
+}

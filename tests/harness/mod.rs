@@ -1,0 +1,131 @@
+//! A throwaway systemd for tests: PID 1 of new pid, mount, ipc, uts and net
+//! namespaces, on an overlay of the host root whose writes go to a tmpfs.
+//! Tests run real `systemctl` and `sandbox-service` inside it; when it is
+//! dropped, everything it wrote is gone and the host is untouched.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox-service");
+
+pub struct Systemd {
+    unshare: Child,
+    pub pid: u32,
+}
+
+/// The checkout's target directory: shared with every harness, so the
+/// binary under test and files handed in are visible inside.
+pub fn target_dir() -> PathBuf {
+    Path::new(BIN).ancestors().nth(2).expect("target/<profile>/bin").to_path_buf()
+}
+
+impl Systemd {
+    pub fn boot() -> Systemd {
+        assert!(nix_is_root(), "the harness needs root (CI runs as root)");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/boot.sh");
+        let log = std::fs::File::create(target_dir().join(format!("harness-{}.log", std::process::id()))).unwrap();
+        let unshare = Command::new("setsid")
+            .args(["unshare", "-fpmiun", "--"])
+            .arg(&script)
+            .arg(target_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("running unshare");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // unshare -f forks: its child is PID 1 of the new namespaces.
+        let pid = loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id())).unwrap_or_default();
+            if let Some(p) = children.split_whitespace().next() {
+                break p.parse::<u32>().unwrap();
+            }
+            assert!(Instant::now() < deadline, "unshare did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut s = Systemd { unshare, pid };
+        loop {
+            let out = s.run(&["systemctl", "is-system-running"]);
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if state == "running" || state == "degraded" {
+                break;
+            }
+            if let Ok(Some(st)) = s.unshare.try_wait() {
+                panic!("the test systemd exited ({st}); see {}", target_dir().display());
+            }
+            assert!(Instant::now() < deadline, "systemd did not come up: {state}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    /// Runs a command inside, in all the harness's namespaces.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .args(["-t", &self.pid.to_string(), "-a", "--"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running nsenter")
+    }
+
+    pub fn sh(&self, script: &str) -> Output {
+        self.run(&["/bin/sh", "-c", script])
+    }
+
+    /// Runs sandbox-service inside with `args`.
+    pub fn tool(&self, args: &[&str]) -> Output {
+        let mut v = vec![BIN];
+        v.extend_from_slice(args);
+        self.run(&v)
+    }
+
+    /// Like `tool`, and asserts success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.tool(args);
+        assert!(out.status.success(), "sandbox-service {args:?} failed: {}{}", stdout(&out), stderr(&out));
+        stdout(&out)
+    }
+
+    /// Like `sh`, and asserts success.
+    pub fn sh_ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(out.status.success(), "`{script}` failed: {}{}", stdout(&out), stderr(&out));
+        stdout(&out)
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.run(&["test", "-e", path]).status.success() || self.run(&["test", "-L", path]).status.success()
+    }
+}
+
+impl Drop for Systemd {
+    fn drop(&mut self) {
+        // SIGTERM makes systemd re-execute; SIGKILL on PID 1 ends the namespace.
+        let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).status();
+        let _ = self.unshare.wait();
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Runs sandbox-service on the host against an offline tree (`--root`).
+pub fn tool_root(root: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).arg("--root").arg(root).args(args).stdin(Stdio::null()).output().expect("running sandbox-service")
+}
