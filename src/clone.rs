@@ -139,8 +139,14 @@ pub fn make_parents(src_root: &Path, dst_root: &Path, rel: &Path) -> Result<()> 
     }
     for rel in made.iter().rev() {
         let from = src_root.join(rel);
-        let m = fs::metadata(&from).with_context(|| format!("reading {}", from.display()))?;
-        finish(&from, &dst_root.join(rel), &m)?;
+        match fs::metadata(&from) {
+            Ok(m) => finish(&from, &dst_root.join(rel), &m)?,
+            // A parent of a path created empty may be absent on the host too.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::set_permissions(dst_root.join(rel), fs::Permissions::from_mode(0o755))?
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", from.display())),
+        }
     }
     Ok(())
 }

@@ -478,10 +478,14 @@ pub fn build(
         for (var, value) in env_assignments(&text) {
             for word in value.split_whitespace().filter(|w| w.starts_with('/')) {
                 let canon = b.canonical(word.trim_end_matches('/'))?;
-                if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) || b.private.contains_key(&canon) {
+                if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) {
                     continue;
                 }
                 let why = format!("named by {var} in {file} ({what})");
+                if let Some(kind) = b.private.get(&canon).map(|p| p.kind) {
+                    b.add(&canon, kind, why);
+                    continue;
+                }
                 b.add_named(word, why, false)?;
             }
         }

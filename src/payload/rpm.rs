@@ -107,7 +107,8 @@ fn info_of(md: &PackageMetadata) -> Result<PackageInfo> {
     let name = md.get_name().map_err(e)?.to_string();
     let epoch = md.get_epoch().ok().filter(|&x| x != 0).map(|x| format!("{x}:")).unwrap_or_default();
     let version = format!("{epoch}{}-{}", md.get_version().map_err(e)?, md.get_release().map_err(e)?);
-    let source = md.get_source_rpm().map(source_name).unwrap_or(&name).to_string();
+    // rpm writes "(none)" where a package has no source package.
+    let source = md.get_source_rpm().ok().filter(|s| *s != "(none)").map_or(name.as_str(), source_name).to_string();
     let depends = md.get_requires().unwrap_or_default().into_iter().map(|d| d.name).collect();
     let mut provides: Vec<String> = md.get_provides().unwrap_or_default().into_iter().map(|d| d.name).collect();
     provides.push(name.clone());
@@ -174,7 +175,7 @@ impl PackageDb for RpmDb {
         let mut out = BTreeSet::new();
         for h in self.all_hnums()? {
             let md = self.header(h)?;
-            if md.get_source_rpm().is_ok_and(|s| source_name(s) == source) {
+            if md.get_source_rpm().is_ok_and(|s| s != "(none)" && source_name(s) == source) {
                 out.insert(md.get_name().map_err(|e| anyhow!("{e}"))?.to_string());
             }
         }
