@@ -1,8 +1,19 @@
+use clap::error::ErrorKind;
 use clap::Parser;
 use sandbox_service::cli::{self, Cli};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) => {
+            // clap's usage errors span several lines; keep its first line.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad usage").trim_start_matches("error: ");
+            eprintln!("sandbox-service: error: {first}: see sandbox-service --help");
+            std::process::exit(2);
+        }
+    };
     let level = if cli.verbose {
         tracing::Level::DEBUG
     } else if cli.quiet {

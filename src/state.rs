@@ -224,7 +224,8 @@ fn remove_any(p: &Path) -> Result<()> {
     match fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display())),
         Ok(_) => fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // Absent, or a parent is not a directory: either way nothing to undo.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ENOTDIR) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
     }
 }
@@ -276,7 +277,9 @@ pub fn recover(layout: &Layout) -> Result<()> {
     for ent in rd {
         let dir = ent?.path();
         tracing::info!("finishing an interrupted operation left in {}", dir.display());
-        undo(layout.root(), &dir)?;
+        undo(layout.root(), &dir).with_context(|| {
+            format!("finishing the interrupted operation in {}: fix the cause, or remove it by hand", dir.display())
+        })?;
     }
     Ok(())
 }

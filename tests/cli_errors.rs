@@ -1,0 +1,80 @@
+//! Bad input: one clear line naming the thing and the fix, exit status 1,
+//! and nothing made. Runs in the throwaway systemd (real dpkg database).
+mod harness;
+use harness::*;
+
+fn fails(s: &Systemd, args: &[&str], expect: &[&str]) {
+    fails_with(s, 1, args, expect)
+}
+
+/// Usage errors (clap's) exit 2, the convention for bad command lines.
+fn fails_with(s: &Systemd, code: i32, args: &[&str], expect: &[&str]) {
+    let out = s.tool(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?} should fail: {}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line, got: {err}");
+    assert!(err.starts_with("sandbox-service: error: "), "{err}");
+    for e in expect {
+        assert!(err.contains(e), "{args:?}: expected '{e}' in: {err}");
+    }
+}
+
+#[test]
+fn bad_inputs_give_one_clear_line_and_make_nothing() {
+    let s = Systemd::boot();
+    fails(&s, &["create", "-u", "no-such-svc", "x1"], &["unit no-such-svc.service not found", "install its package"]);
+    fails(
+        &s,
+        &["create", "-u", "apache2", "-P", "no-such-pkg", "x1"],
+        &["package 'no-such-pkg' is not installed", "dpkg -l"],
+    );
+    fails(&s, &["create", "-u", "apache2", "bad/name"], &["bad sandbox name 'bad/name'"]);
+    fails_with(&s, 2, &["create", "-u", "apache2", "-bad"], &["unexpected argument '-b'", "--help"]);
+    fails_with(&s, 2, &["create", "-u", "apache2", "--", "-bad"], &["the following required arguments"]);
+    fails(&s, &["create", "-u", "apache2", "_bad"], &["bad sandbox name '_bad'"]);
+    fails(&s, &["create", "-u", "apache2", "-s", "static,label=s0:c5", "x1"], &["bad label 's0:c5'", "s0:cX,cY"]);
+    fails(&s, &["create", "-u", "apache2", "-s", "sometimes", "x1"], &["bad security option", "dynamic, inherit"]);
+    fails(&s, &["create", "-u", "cron.timer", "x1"], &["only .service units"]);
+    fails(&s, &["create", "x1"], &["nothing to run"]);
+    fails(&s, &["create", "x1", "--", "true"], &["must be an absolute path"]);
+    fails(&s, &["create", "-u", "apache2", "x1", "--", "/bin/true"], &["not both"]);
+    fails(&s, &["status", "nope"], &["no sandbox named 'nope'", "sandbox-service list"]);
+    fails(&s, &["delete", "nope"], &["no sandbox named 'nope'"]);
+    fails(&s, &["clone", "nope", "x2"], &["no sandbox named 'nope'"]);
+    assert_eq!(s.ok(&["list", "--json"]).trim(), "[]", "a failed create made something");
+
+    s.ok(&["create", "-u", "apache2", "-s", "static,label=s0:c7,c3", "w1"]);
+    let st = s.ok(&["status", "w1", "--json"]);
+    assert!(st.contains("\"label\": \"s0:c3,c7\""), "{st}");
+    fails(&s, &["create", "-u", "apache2", "w1"], &["sandbox 'w1' already exists", "delete w1"]);
+    fails(
+        &s,
+        &["create", "-u", "nginx", "-s", "static,label=s0:c3,c7", "w2"],
+        &["label s0:c3,c7 is already used by sandbox 'w1'"],
+    );
+    fails(&s, &["clone", "w1", "w1"], &["sandbox 'w1' already exists"]);
+    // A name whose unit exists already: apache2.service would be shadowed.
+    fails(&s, &["create", "-u", "a", "-u", "b", "apache2"], &["unit a.service not found"]);
+    s.sh_ok("printf '[Service]\\nExecStart=/bin/true\\n' > /etc/systemd/system/taken.service");
+    fails(&s, &["create", "taken", "--", "/bin/true"], &["a unit named taken.service already exists"]);
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(!s.exists("/var/lib/sandbox-service/w2") && !s.exists("/etc/systemd/system/nginx@w2.service"));
+
+    // A config damaged by hand is reported with its file and the man page.
+    s.sh_ok("sed -i 's/^mode=static/mode=static\\nfoo=1/' /etc/sandbox-service/w1.sandbox");
+    fails(
+        &s,
+        &["status", "w1"],
+        &["unknown key 'foo'", "/etc/sandbox-service/w1.sandbox", "sandbox-service.sandbox(5)"],
+    );
+}
+
+#[test]
+fn help_on_every_command() {
+    for cmd in ["create", "list", "status", "delete", "clone"] {
+        let out = std::process::Command::new(BIN).args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{cmd} --help");
+        assert!(stdout(&out).contains("Usage: sandbox-service"), "{cmd}");
+    }
+}
