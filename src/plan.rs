@@ -419,6 +419,8 @@ pub fn build(
 
     // 4. What each unit declares, and what its environment files name.
     let mut env_files: Vec<(String, String)> = Vec::new();
+    // (variable, value, where it was set) of every environment assignment.
+    let mut assignments: Vec<(String, String, String)> = Vec::new();
     for u in units {
         let f = &u.unit.file;
         let name = &u.spec.unit;
@@ -437,6 +439,13 @@ pub fn build(
                     continue;
                 }
                 b.add_named(&format!("{base}/{rel}"), format!("{key}= of {name}"), true)?;
+            }
+        }
+        for env in f.get_all("Service", "Environment") {
+            for word in shell_words::split(&u.spec.expand(env)?).unwrap_or_default() {
+                if let Some((k, v)) = word.split_once('=') {
+                    assignments.push((k.to_string(), v.to_string(), format!("Environment= of {name}")));
+                }
             }
         }
         if let Some(pid) = f.get("Service", "PIDFile") {
@@ -476,18 +485,21 @@ pub fn build(
     for (file, what) in env_files {
         let Ok(text) = std::fs::read_to_string(layout.host(&file)) else { continue };
         for (var, value) in env_assignments(&text) {
-            for word in value.split_whitespace().filter(|w| w.starts_with('/')) {
-                let canon = b.canonical(word.trim_end_matches('/'))?;
-                if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) {
-                    continue;
-                }
-                let why = format!("named by {var} in {file} ({what})");
-                if let Some(kind) = b.private.get(&canon).map(|p| p.kind) {
-                    b.add(&canon, kind, why);
-                    continue;
-                }
-                b.add_named(word, why, false)?;
+            assignments.push((var, value, format!("{file} ({what})")));
+        }
+    }
+    for (var, value, place) in assignments {
+        for word in value.split_whitespace().filter(|w| w.starts_with('/')) {
+            let canon = b.canonical(word.trim_end_matches('/'))?;
+            if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) {
+                continue;
             }
+            let why = format!("named by {var} in {place}");
+            if let Some(kind) = b.private.get(&canon).map(|p| p.kind) {
+                b.add(&canon, kind, why);
+                continue;
+            }
+            b.add_named(word, why, false)?;
         }
     }
 

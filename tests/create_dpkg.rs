@@ -87,7 +87,8 @@ fn apache2_sandbox_has_its_package_payload_and_nothing_else() {
 #[test]
 fn nginx_sandbox_and_the_host_are_separate() {
     let s = Systemd::boot();
-    let explain = s.ok(&["create", "-u", "nginx.service", "--explain", "site2"]);
+    // -C is accepted for virt-sandbox-service users: copying is the default.
+    let explain = s.ok(&["create", "-C", "-u", "nginx.service", "--explain", "site2"]);
     assert!(explain.contains("package nginx-common"), "{explain}");
     assert!(s.exists(&tree("site2", "/etc/nginx/nginx.conf")));
     assert!(s.exists(&tree("site2", "/etc/nginx/sites-enabled/default")));
@@ -147,4 +148,18 @@ fn delete_refuses_a_running_sandbox_unless_forced() {
     assert!(!s.exists("/etc/sandbox-service/busy.sandbox"));
     let st = s.sh_ok("systemctl show -p ActiveState --value apache2@busy.service");
     assert_eq!(st.trim(), "inactive");
+}
+
+#[test]
+fn a_template_unit_runs_with_the_sandbox_name_as_instance() {
+    let s = Systemd::boot();
+    let out = s.ok(&["create", "-u", "apache2@", "--explain", "w3"]);
+    // Specifiers expand to the instance: the template names /etc/apache2-%i.
+    assert!(out.contains("skipped  /etc/apache2-w3: named by APACHE_CONFDIR in Environment= of apache2@w3.service"), "{out}");
+    assert!(out.contains("private  /etc/apache2 (dir)"), "{out}");
+    let st: serde_json::Value = serde_json::from_str(&s.ok(&["status", "w3", "--json"])).unwrap();
+    assert_eq!(st["unit"], "apache2@w3.service");
+    assert_eq!(st["services"][0], "apache2@.service");
+    let show = s.sh_ok("systemctl show -p LoadState,ReloadPropagatedFrom apache2@w3.service");
+    assert!(show.contains("LoadState=loaded") && show.contains("ReloadPropagatedFrom=apache2.service"), "{show}");
 }
