@@ -133,6 +133,16 @@ impl SandboxConfig {
     }
 }
 
+/// The config of the sandbox called `name`, or a clear error if none is.
+pub fn load_named(layout: &Layout, name: &str) -> Result<SandboxConfig> {
+    crate::names::check_sandbox_name(name)?;
+    let path = layout.config_file(name);
+    if !path.exists() {
+        bail!("no sandbox named '{name}': see sandbox-service list");
+    }
+    SandboxConfig::load(&path)
+}
+
 /// Every sandbox's config under the tree, sorted by name. A config that
 /// does not parse is an error: nothing should act on a half-understood set.
 pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {

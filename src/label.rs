@@ -152,6 +152,19 @@ pub fn apply(tree: &Path, label: &McsLabel) -> Result<()> {
     Ok(())
 }
 
+/// Labels a sandbox's tree when SELinux is on; says plainly when it is not.
+pub fn label_tree(tree: &Path, label: Option<&McsLabel>) -> Result<String> {
+    let Some(l) = label else {
+        return Ok("none (inherit: runs with the label of whoever starts it)".into());
+    };
+    if selinux_enabled() {
+        apply(tree, l)?;
+        Ok(format!("{l} (files labelled {})", file_context(l)))
+    } else {
+        Ok(format!("{l} (recorded, not enforced: SELinux is disabled on this kernel)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,14 +2,14 @@
 //! are used, which unit files a sandbox has, and telling systemd.
 
 use crate::config::{Payload, SandboxConfig};
-use crate::label::McsLabel;
+use crate::label::{self, McsLabel, Security};
 use crate::layout::Layout;
 use crate::names::ServiceName;
 use crate::state::Txn;
-use crate::{systemd, unitpath, units};
+use crate::{interrupt, systemd, unitpath, units};
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Refuses a name or unit that is taken. Called with the state lock held.
 pub fn check_unused(layout: &Layout, name: &str, unit: &str) -> Result<()> {
@@ -28,13 +28,30 @@ pub fn check_unused(layout: &Layout, name: &str, unit: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn used_labels(configs: &[SandboxConfig]) -> BTreeSet<McsLabel> {
-    configs.iter().filter_map(|c| c.label).collect()
+/// The label a new sandbox gets: a fresh pair, the static one if no other
+/// sandbox has it, or none. Called with the state lock held.
+pub fn choose_label(security: &Security, configs: &[SandboxConfig]) -> Result<Option<McsLabel>> {
+    match security {
+        Security::Dynamic => {
+            let used: BTreeSet<McsLabel> = configs.iter().filter_map(|c| c.label).collect();
+            Ok(Some(label::allocate(&used)?))
+        }
+        Security::Static { label, .. } => match configs.iter().find(|c| c.label.as_ref() == Some(label)) {
+            Some(other) => {
+                bail!("label {label} is already used by sandbox '{}': choose another, or use -s dynamic", other.name)
+            }
+            None => Ok(Some(*label)),
+        },
+        Security::Inherit => Ok(None),
+    }
 }
 
-/// Who already uses `label`, if anyone.
-pub fn label_user(configs: &[SandboxConfig], label: &McsLabel) -> Option<String> {
-    configs.iter().find(|c| c.label.as_ref() == Some(label)).map(|c| c.name.clone())
+/// Stages the units and the state directory `built`, and commits.
+pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Path) -> Result<()> {
+    stage_units(&mut txn, layout, cfg)?;
+    txn.stage_dir(built, &layout.state_dir(&cfg.name))?;
+    interrupt::check()?;
+    txn.commit_create(&cfg.render())
 }
 
 /// The host services whose reload reaches this sandbox: for each service

@@ -155,7 +155,10 @@ fn a_template_unit_runs_with_the_sandbox_name_as_instance() {
     let s = Systemd::boot();
     let out = s.ok(&["create", "-u", "apache2@", "--explain", "w3"]);
     // Specifiers expand to the instance: the template names /etc/apache2-%i.
-    assert!(out.contains("skipped  /etc/apache2-w3: named by APACHE_CONFDIR in Environment= of apache2@w3.service"), "{out}");
+    assert!(
+        out.contains("skipped  /etc/apache2-w3: named by APACHE_CONFDIR in Environment= of apache2@w3.service"),
+        "{out}"
+    );
     assert!(out.contains("private  /etc/apache2 (dir)"), "{out}");
     let st: serde_json::Value = serde_json::from_str(&s.ok(&["status", "w3", "--json"])).unwrap();
     assert_eq!(st["unit"], "apache2@w3.service");

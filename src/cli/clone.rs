@@ -29,11 +29,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let security: Security = a.security.parse()?;
     interrupt::install()?;
     let _lock = state::lock(layout)?;
-    let src_path = layout.config_file(&a.source);
-    if !src_path.exists() {
-        bail!("no sandbox named '{}': see sandbox-service list", a.source);
-    }
-    let src = SandboxConfig::load(&src_path)?;
+    let src = config::load_named(layout, &a.source)?;
     if let Some(st) = sandbox::unit_state(layout, &src.unit)? {
         if systemd::is_running(&st) {
             bail!(
@@ -44,33 +40,20 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     let unit = units::unit_name(&a.dest, &src.payload)?;
     sandbox::check_unused(layout, &a.dest, &unit)?;
-    let configs = config::load_all(layout)?;
-    let label = match &security {
-        Security::Dynamic => Some(label::allocate(&sandbox::used_labels(&configs))?),
-        Security::Static { label, .. } => {
-            if let Some(other) = sandbox::label_user(&configs, label) {
-                bail!("label {label} is already used by sandbox '{other}': choose another, or use -s dynamic");
-            }
-            Some(*label)
-        }
-        Security::Inherit => None,
-    };
+    let label = sandbox::choose_label(&security, &config::load_all(layout)?)?;
     let cfg = SandboxConfig { name: a.dest.clone(), unit, security, label, created: sandbox::now(), ..src.clone() };
 
-    let mut txn = Txn::begin(layout, &a.dest, Op::Create)?;
+    let txn = Txn::begin(layout, &a.dest, Op::Create)?;
     let built = txn.work_dir().join("state");
     fs::DirBuilder::new().mode(0o700).create(&built)?;
     let mut stats = Stats::default();
     let src_state = layout.state_dir(&src.name);
     copy::copy(&src_state.join(TREE), &built.join(TREE), &|_| true, &mut stats)?;
     let old = Manifest::load(&src_state.join(MANIFEST))?;
-    let label_note = super::create::apply_label(&built.join(TREE), cfg.label.as_ref())?;
+    let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;
     Manifest { plan: old.plan, stats, label_note: label_note.clone(), cloned_from: Some(src.name.clone()) }
         .write(&built.join(MANIFEST))?;
-    sandbox::stage_units(&mut txn, layout, &cfg)?;
-    txn.stage_dir(&built, &layout.state_dir(&cfg.name))?;
-    interrupt::check()?;
-    txn.commit_create(&cfg.render())?;
+    sandbox::commit_new(txn, layout, &cfg, &built)?;
     drop(_lock);
     sandbox::reload_systemd(layout);
     if !quiet {

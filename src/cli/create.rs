@@ -79,17 +79,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     interrupt::install()?;
     let _lock = state::lock(layout)?;
     sandbox::check_unused(layout, &a.name, &unit)?;
-    let configs = config::load_all(layout)?;
-    let label = match &security {
-        Security::Dynamic => Some(label::allocate(&sandbox::used_labels(&configs))?),
-        Security::Static { label, .. } => {
-            if let Some(other) = sandbox::label_user(&configs, label) {
-                bail!("label {label} is already used by sandbox '{other}': choose another, or use -s dynamic");
-            }
-            Some(*label)
-        }
-        Security::Inherit => None,
-    };
+    let label = sandbox::choose_label(&security, &config::load_all(layout)?)?;
     let cfg = SandboxConfig {
         name: a.name.clone(),
         unit,
@@ -100,19 +90,16 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         created: sandbox::now(),
     };
 
-    let mut txn = Txn::begin(layout, &a.name, Op::Create)?;
+    let txn = Txn::begin(layout, &a.name, Op::Create)?;
     let built = txn.work_dir().join("state");
     fs::DirBuilder::new().mode(0o700).create(&built)?;
     let tree = built.join(TREE);
     fs::DirBuilder::new().mode(0o755).create(&tree)?;
     let stats = clone_plan(layout, &plan, &tree)?;
-    let label_note = apply_label(&tree, cfg.label.as_ref())?;
+    let label_note = label::label_tree(&tree, cfg.label.as_ref())?;
     Manifest { plan: plan.clone(), stats: stats.clone(), label_note: label_note.clone(), cloned_from: None }
         .write(&built.join(MANIFEST))?;
-    sandbox::stage_units(&mut txn, layout, &cfg)?;
-    txn.stage_dir(&built, &layout.state_dir(&a.name))?;
-    interrupt::check()?;
-    txn.commit_create(&cfg.render())?;
+    sandbox::commit_new(txn, layout, &cfg, &built)?;
     drop(_lock);
 
     sandbox::reload_systemd(layout);
@@ -186,17 +173,4 @@ pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
         }
     }
     Ok(stats)
-}
-
-/// Labels the tree when SELinux is on; says plainly when it is not.
-pub fn apply_label(tree: &Path, label: Option<&label::McsLabel>) -> Result<String> {
-    let Some(l) = label else {
-        return Ok("none (inherit: runs with the label of whoever starts it)".into());
-    };
-    if label::selinux_enabled() {
-        label::apply(tree, l)?;
-        Ok(format!("{l} (files labelled {})", label::file_context(l)))
-    } else {
-        Ok(format!("{l} (recorded, not enforced: SELinux is disabled on this kernel)"))
-    }
 }

@@ -1,6 +1,6 @@
 //! `sandbox-service delete NAME`: remove config, state and units.
 
-use crate::config::{self, SandboxConfig};
+use crate::config;
 use crate::layout::Layout;
 use crate::names::check_sandbox_name;
 use crate::state::{self, Op, Txn};
@@ -20,11 +20,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.name)?;
     interrupt::install()?;
     let _lock = state::lock(layout)?;
-    let path = layout.config_file(&a.name);
-    if !path.exists() {
-        bail!("no sandbox named '{}': see sandbox-service list", a.name);
-    }
-    let cfg = SandboxConfig::load(&path)?;
+    let cfg = config::load_named(layout, &a.name)?;
     if let Some(st) = sandbox::unit_state(layout, &cfg.unit)? {
         if systemd::is_running(&st) {
             if !a.force {

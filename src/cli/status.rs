@@ -1,11 +1,10 @@
 //! `sandbox-service status NAME`: a sandbox's config, label, paths, units.
 
-use crate::config::{Payload, SandboxConfig};
+use crate::config::{self, Payload, SandboxConfig};
 use crate::layout::{Layout, MANIFEST, TREE};
 use crate::manifest::Manifest;
-use crate::names::check_sandbox_name;
 use crate::{sandbox, units};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::json;
 
 /// Show one sandbox.
@@ -39,12 +38,8 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<()> {
-    check_sandbox_name(&a.name)?;
-    let path = layout.config_file(&a.name);
-    if !path.exists() {
-        bail!("no sandbox named '{}': see sandbox-service list", a.name);
-    }
-    let c = SandboxConfig::load(&path)?;
+    let c = config::load_named(layout, &a.name)?;
+    let path = layout.config_file(&c.name);
     let state_dir = layout.state_dir(&c.name);
     let manifest = Manifest::load(&state_dir.join(MANIFEST))?;
     let mut unit_files = vec![layout.unit_dir().join(&c.unit)];
