@@ -481,7 +481,9 @@ pub fn build(
             env_files.push((path.clone(), format!("environment file of {pkg}")));
         }
     }
-    env_files.dedup();
+    // A file named by EnvironmentFile= and shipped as a conffile is read once.
+    let mut seen = BTreeSet::new();
+    env_files.retain(|(f, _)| seen.insert(f.clone()));
     for (file, what) in env_files {
         let Ok(text) = std::fs::read_to_string(layout.host(&file)) else { continue };
         for (var, value) in env_assignments(&text) {
