@@ -58,12 +58,6 @@ impl Layout {
         self.state_base().join(name)
     }
 
-    /// Path (inside the tree) of a sandbox's state directory, as units and
-    /// configs name it.
-    pub fn state_dir_in_tree(name: &str) -> String {
-        format!("{STATE_DIR}/{name}")
-    }
-
     /// Half-made creates and deletes live here until they commit; a later
     /// command holding the lock finishes or rolls back whatever it finds.
     pub fn staging_dir(&self) -> PathBuf {

@@ -25,7 +25,7 @@ use crate::unitpath::ResolvedUnit;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Directories that hold many packages' files by definition. Only a
 /// package's own entries inside them are private.
@@ -643,11 +643,6 @@ impl Plan {
     pub fn clones(&self) -> impl Iterator<Item = &PrivatePath> {
         self.private.iter().filter(|p| p.kind != Kind::Runtime)
     }
-}
-
-/// Where the private copy of `path` lives inside a state tree.
-pub fn tree_path(tree: &Path, path: &str) -> PathBuf {
-    tree.join(path.trim_start_matches('/'))
 }
 
 #[cfg(test)]
