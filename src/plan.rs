@@ -165,6 +165,8 @@ pub fn resolve_packages(dbs: &Databases, units: &[UnitInput], extra: &[String]) 
     for u in units {
         let mut spellings = rootpath::usr_aliases(&u.unit.real_fragment.to_string_lossy());
         spellings.extend(rootpath::usr_aliases(&u.unit.fragment.to_string_lossy()));
+        spellings.sort();
+        spellings.dedup();
         let owners = dbs.owners(&spellings)?;
         if owners.is_empty() {
             if extra.is_empty() {

@@ -69,10 +69,10 @@ impl PackageDb for DpkgDb {
         "dpkg"
     }
 
-    fn owners(&self, path: &str) -> Result<Vec<String>> {
+    fn owners(&self, paths: &[String]) -> Result<Vec<String>> {
         let mut out = BTreeSet::new();
         self.scan_lists(|name, line| {
-            if line == path {
+            if paths.iter().any(|p| p == line) {
                 out.insert(name.to_string());
             }
         })?;
@@ -229,7 +229,7 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         assert!(env.config);
         assert_eq!(env.digest.as_deref(), Some("md5:e443"));
         assert_eq!(files.iter().find(|f| f.path == "/usr/sbin/a2enmod").unwrap().digest.as_deref(), Some("md5:abcd"));
-        assert_eq!(db.owners("/usr/sbin/apache2").unwrap(), vec!["apache2-bin"]);
+        assert_eq!(db.owners(&["/usr/bin/apache2".into(), "/usr/sbin/apache2".into()]).unwrap(), vec!["apache2-bin"]);
         assert_eq!(db.same_source("apache2").unwrap(), vec!["apache2", "apache2-bin"]);
         std::fs::create_dir_all(t.path().join("etc/apache2")).unwrap();
         let owners = db.file_owners_in(&["/etc".to_string(), "/etc/apache2".to_string()].into()).unwrap();

@@ -52,8 +52,10 @@ pub struct PkgFile {
 
 pub trait PackageDb {
     fn kind(&self) -> &'static str;
-    /// Installed packages owning `path` (an absolute path inside the tree).
-    fn owners(&self, path: &str) -> Result<Vec<String>>;
+    /// Installed packages owning any of `paths`: several spellings of one
+    /// absolute path inside the tree (/lib/x and /usr/lib/x), asked at once
+    /// so that a backend that must scan (dpkg) scans once.
+    fn owners(&self, paths: &[String]) -> Result<Vec<String>>;
     fn info(&self, name: &str) -> Result<Option<PackageInfo>>;
     fn files(&self, name: &str) -> Result<Vec<PkgFile>>;
     /// Installed binary packages built from the source package `source`.
@@ -92,18 +94,17 @@ impl Databases {
         self.dbs.iter().map(|d| d.kind()).collect()
     }
 
-    /// The owners of the first spelling of `paths` any database knows.
+    /// The owners of `paths` (spellings of one path) in the first database
+    /// that knows any of them.
     pub fn owners(&self, paths: &[String]) -> Result<Vec<PackageInfo>> {
         for db in &self.dbs {
-            for p in paths {
-                let names = db.owners(p)?;
-                if !names.is_empty() {
-                    let mut out = Vec::new();
-                    for n in names {
-                        out.extend(db.info(&n)?);
-                    }
-                    return Ok(out);
+            let names = db.owners(paths)?;
+            if !names.is_empty() {
+                let mut out = Vec::new();
+                for n in names {
+                    out.extend(db.info(&n)?);
                 }
+                return Ok(out);
             }
         }
         Ok(Vec::new())

@@ -128,8 +128,13 @@ impl PackageDb for RpmDb {
         "rpm"
     }
 
-    fn owners(&self, path: &str) -> Result<Vec<String>> {
-        self.owners_of(path)
+    fn owners(&self, paths: &[String]) -> Result<Vec<String>> {
+        // Each spelling is an index lookup here: no scan to share.
+        let mut out = BTreeSet::new();
+        for p in paths {
+            out.extend(self.owners_of(p)?);
+        }
+        Ok(out.into_iter().collect())
     }
 
     fn info(&self, name: &str) -> Result<Option<PackageInfo>> {
