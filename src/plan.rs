@@ -268,6 +268,11 @@ impl Builder<'_> {
     /// the host, created empty when `create_dir` and absent.
     fn add_named(&mut self, path: &str, why: String, create_dir: bool) -> Result<()> {
         let path = self.canonical(path.trim_end_matches('/'))?;
+        // Already private for another reason (maybe created empty): one more reason.
+        if let Some(kind) = self.private.get(&path).map(|p| p.kind) {
+            self.add(&path, kind, why);
+            return Ok(());
+        }
         if let Some(s) = secret(&path) {
             self.skip(&path, format!("{why}, but it holds {s}: never cloned"));
             return Ok(());
@@ -498,12 +503,7 @@ pub fn build(
             if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) {
                 continue;
             }
-            let why = format!("named by {var} in {place}");
-            if let Some(kind) = b.private.get(&canon).map(|p| p.kind) {
-                b.add(&canon, kind, why);
-                continue;
-            }
-            b.add_named(word, why, false)?;
+            b.add_named(word, format!("named by {var} in {place}"), false)?;
         }
     }
 
