@@ -6,9 +6,9 @@ MANDIR ?= $(PREFIX)/share/man
 CARGO ?= cargo
 
 # Build: libselinux headers and libclang for the selinux crate's bindings.
-BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev
+BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-dev
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
-TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base
+TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl
 
 .PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart
 

@@ -29,11 +29,65 @@ pub struct SandboxConfig {
     pub label: Option<McsLabel>,
     /// Seconds since the epoch.
     pub created: u64,
+    /// How the container is made: network, capabilities, limits.
+    pub container: Container,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// The host's network namespace: the service binds the host's ports.
+    #[default]
+    Host,
+    /// A network namespace of its own with loopback only.
+    None,
+}
+
+/// The `[container]` and `[limits]` sections; every default is in
+/// sandbox-service.sandbox(5) with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Container {
+    pub network: Network,
+    /// Capabilities added to, or dropped from, the default set (names as
+    /// `CAP_NET_ADMIN` or `net_admin`).
+    pub caps_add: Vec<String>,
+    pub caps_drop: Vec<String>,
+    /// systemd's MemoryMax=, CPUQuota=, TasksMax= values.
+    pub memory: Option<String>,
+    pub cpu: Option<String>,
+    pub tasks: Option<String>,
+}
+
+impl Container {
+    fn validate(&self) -> Result<()> {
+        for c in self.caps_add.iter().chain(&self.caps_drop) {
+            crate::runtime::caps::parse(c)?;
+        }
+        if let Some(m) = &self.memory {
+            let n = m.trim_end_matches(['K', 'M', 'G', 'T']);
+            if m != "infinity" && (n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+                bail!("memory={m}: give bytes with an optional K, M, G or T suffix, or infinity");
+            }
+        }
+        if let Some(c) = &self.cpu {
+            let n = c.strip_suffix('%').unwrap_or("");
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || n == "0" {
+                bail!("cpu={c}: give a percentage of one CPU, e.g. 50% or 200%");
+            }
+        }
+        if let Some(t) = &self.tasks {
+            if t != "infinity" && t.parse::<u32>().map_or(true, |n| n == 0) {
+                bail!("tasks={t}: give a number of tasks above 0, or infinity");
+            }
+        }
+        Ok(())
+    }
 }
 
 const KEYS: &[(&str, &[&str])] = &[
     ("sandbox", &["name", "unit", "services", "command", "packages", "created"]),
     ("security", &["mode", "label", "context"]),
+    ("container", &["network", "capabilities-add", "capabilities-drop"]),
+    ("limits", &["memory", "cpu", "tasks"]),
 ];
 
 impl SandboxConfig {
@@ -51,7 +105,18 @@ impl SandboxConfig {
         format!(
             "# Sandbox {name}, made by sandbox-service; keys: sandbox-service.sandbox(5).\n\
              [sandbox]\nname={name}\nunit={unit}\nservices={services}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
-             [security]\nmode={mode}\nlabel={label}\ncontext={context}\n",
+             [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
+             [container]\nnetwork={network}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\n\
+             [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
+            network = match self.container.network {
+                Network::Host => "host",
+                Network::None => "none",
+            },
+            add = self.container.caps_add.join(" "),
+            drop = self.container.caps_drop.join(" "),
+            memory = self.container.memory.as_deref().unwrap_or(""),
+            cpu = self.container.cpu.as_deref().unwrap_or(""),
+            tasks = self.container.tasks.as_deref().unwrap_or(""),
             name = self.name,
             unit = self.unit,
             packages = self.packages.join(" "),
@@ -108,7 +173,23 @@ impl SandboxConfig {
         if !unit.ends_with(".service") {
             bail!("unit= must name a .service unit");
         }
+        let opt = |sec: &str, key: &str| Some(get(sec, key)).filter(|v| !v.is_empty());
+        let words = |sec: &str, key: &str| get(sec, key).split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let container = Container {
+            network: match get("container", "network").as_str() {
+                "" | "host" => Network::Host,
+                "none" => Network::None,
+                n => bail!("network={n}: use host or none"),
+            },
+            caps_add: words("container", "capabilities-add"),
+            caps_drop: words("container", "capabilities-drop"),
+            memory: opt("limits", "memory"),
+            cpu: opt("limits", "cpu"),
+            tasks: opt("limits", "tasks"),
+        };
+        container.validate()?;
         Ok(SandboxConfig {
+            container,
             name,
             unit,
             payload,
@@ -176,6 +257,7 @@ mod tests {
             security: Security::Dynamic,
             label: Some(McsLabel::new(3, 400).unwrap()),
             created: 1_700_000_000,
+            container: Container::default(),
         }
     }
 
@@ -192,6 +274,34 @@ mod tests {
         i.security = Security::Inherit;
         i.label = None;
         assert_eq!(SandboxConfig::parse(&i.render()).unwrap(), i);
+        let mut c = sample();
+        c.container = Container {
+            network: Network::None,
+            caps_add: vec!["CAP_NET_ADMIN".into()],
+            caps_drop: vec!["net_raw".into(), "mknod".into()],
+            memory: Some("512M".into()),
+            cpu: Some("50%".into()),
+            tasks: Some("64".into()),
+        };
+        assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
+    }
+
+    #[test]
+    fn container_keys_are_checked() {
+        let good = sample().render();
+        for (from, to, what) in [
+            ("network=host", "network=bridge", "use host or none"),
+            ("capabilities-add=", "capabilities-add=CAP_FLY", "CAP_FLY"),
+            ("memory=", "memory=lots", "memory=lots"),
+            ("cpu=", "cpu=50", "percentage"),
+            ("tasks=", "tasks=0", "tasks=0"),
+        ] {
+            let e = SandboxConfig::parse(&good.replace(from, to)).unwrap_err();
+            assert!(format!("{e:#}").contains(what), "{from}: {e:#}");
+        }
+        // Files made before these sections existed still read.
+        let old = good.split("\n[container]").next().unwrap();
+        assert_eq!(SandboxConfig::parse(old).unwrap().container, Container::default());
     }
 
     #[test]

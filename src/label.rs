@@ -11,6 +11,8 @@ use std::str::FromStr;
 pub const CATEGORIES: u16 = 1024;
 /// The file type of a sandbox's state tree, defined by policy/sandbox_service.te.
 pub const FILE_TYPE: &str = "sandbox_service_file_t";
+/// The domain sandboxed services run in (policy/sandbox_service.te).
+pub const PROCESS_TYPE: &str = "sandbox_service_t";
 
 /// `s0:cLO,cHI` with LO < HI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -131,6 +133,11 @@ pub fn selinux_enabled() -> bool {
 /// sandbox's categories.
 pub fn file_context(label: &McsLabel) -> String {
     format!("system_u:object_r:{FILE_TYPE}:{label}")
+}
+
+/// The context a sandbox's processes run with.
+pub fn process_context(label: &McsLabel) -> String {
+    format!("system_u:system_r:{PROCESS_TYPE}:{label}")
 }
 
 /// Labels every file of `tree` with the sandbox's file context. Only called

@@ -27,9 +27,12 @@ fn main() {
         .with_target(false)
         .without_time()
         .init();
-    if let Err(e) = cli::run(cli) {
-        // One line: the error and its causes, outermost first.
-        eprintln!("sandbox-service: error: {e:#}");
-        std::process::exit(1);
+    match cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // One line: the error and its causes, outermost first.
+            eprintln!("sandbox-service: error: {e:#}");
+            std::process::exit(1);
+        }
     }
 }

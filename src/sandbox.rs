@@ -7,7 +7,7 @@ use crate::layout::Layout;
 use crate::names::ServiceName;
 use crate::state::Txn;
 use crate::{interrupt, systemd, unitpath, units};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +47,10 @@ pub fn choose_label(security: &Security, configs: &[SandboxConfig]) -> Result<Op
 }
 
 /// Stages the units and the state directory `built`, and commits.
+/// The seccomp filter is compiled here, once, so starting only loads it.
 pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Path) -> Result<()> {
+    let bpf = crate::runtime::seccomp::compile()?;
+    std::fs::write(built.join(crate::runtime::seccomp::FILE), bpf).context("storing the seccomp filter")?;
     stage_units(&mut txn, layout, cfg)?;
     txn.stage_dir(built, &layout.state_dir(&cfg.name))?;
     interrupt::check()?;

@@ -58,25 +58,82 @@ pub fn is_running(state: &str) -> bool {
     matches!(state, "active" | "activating" | "reloading" | "deactivating" | "refreshing")
 }
 
-/// Stops `unit` and waits for the job to finish; Err unless it is "done".
-pub fn stop_unit(conn: &Connection, unit: &str) -> Result<()> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Job {
+    fn verb(self) -> &'static str {
+        match self {
+            Job::Start => "starting",
+            Job::Stop => "stopping",
+            Job::Restart => "restarting",
+        }
+    }
+}
+
+/// Queues `job` for `unit` and waits for its result (JobRemoved); Err
+/// unless it is "done".
+pub fn unit_job(conn: &Connection, unit: &str, job: Job) -> Result<()> {
     let result = zbus::block_on(async {
         let m = ManagerProxy::new(conn).await?;
         m.subscribe().await.ok();
         // The stream must exist before the job does, or its end is missed.
         let mut removed = m.receive_job_removed().await?;
-        let job = m.stop_unit(unit.to_string(), "replace".into()).await?;
+        let (u, mode) = (unit.to_string(), "replace".to_string());
+        let path = match job {
+            Job::Start => m.start_unit(u, mode).await?,
+            Job::Stop => m.stop_unit(u, mode).await?,
+            Job::Restart => m.restart_unit(u, mode).await?,
+        };
         while let Some(sig) = removed.next().await {
             let a = sig.args()?;
-            if a.job().as_str() == job.as_str() {
+            if a.job().as_str() == path.as_str() {
                 return Ok::<String, zbus::Error>(a.result().to_string());
             }
         }
         Err(zbus::Error::Failure("systemd closed the connection".into()))
     })
-    .map_err(|e| anyhow!("stopping {unit}: {e}"))?;
+    .map_err(|e| anyhow!("{} {unit}: {e}", job.verb()))?;
     if result != "done" {
-        bail!("stopping {unit} ended with '{result}': see journalctl -u {unit}");
+        bail!("{} {unit} ended with '{result}'", job.verb());
     }
     Ok(())
+}
+
+pub fn stop_unit(conn: &Connection, unit: &str) -> Result<()> {
+    unit_job(conn, unit, Job::Stop)
+}
+
+/// What `status` shows of a running unit.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Runtime {
+    pub active_state: String,
+    pub sub_state: String,
+    pub main_pid: u32,
+    /// Microseconds since the epoch when it became active, 0 if never.
+    pub active_since_usec: u64,
+    /// Bytes, None when systemd does not account memory.
+    pub memory: Option<u64>,
+}
+
+pub fn runtime(conn: &Connection, unit: &str) -> Result<Runtime> {
+    zbus::block_on(async {
+        let m = ManagerProxy::new(conn).await?;
+        let path = m.load_unit(unit.to_string()).await?;
+        let u = UnitProxy::builder(conn).path(path.clone()).build().await?;
+        let s = zbus_systemd::systemd1::ServiceProxy::builder(conn).path(path).build().await?;
+        let memory = s.memory_current().await.ok().filter(|m| *m != u64::MAX);
+        Ok::<_, zbus::Error>(Runtime {
+            active_state: u.active_state().await?,
+            sub_state: u.sub_state().await?,
+            main_pid: s.main_pid().await?,
+            active_since_usec: u.active_enter_timestamp().await?,
+            memory,
+        })
+    })
+    .with_context(|| format!("asking systemd about {unit}"))
 }

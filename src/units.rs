@@ -58,9 +58,24 @@ pub fn render_service(cfg: &SandboxConfig, exe: &str, reload_from: &[String]) ->
     for r in reload_from {
         relations.push_str(&format!("ReloadPropagatedFrom={r}\n"));
     }
+    // systemd owns the cgroup: the limits are its settings.
+    let mut limits = String::new();
+    for (key, v) in
+        [("MemoryMax", &cfg.container.memory), ("CPUQuota", &cfg.container.cpu), ("TasksMax", &cfg.container.tasks)]
+    {
+        if let Some(v) = v {
+            limits.push_str(&format!("{key}={v}\n"));
+        }
+    }
     render(
         SANDBOX_SERVICE,
-        &[("name", &cfg.name), ("description", &description), ("exec", &exec_path(exe)), ("relations", &relations)],
+        &[
+            ("name", &cfg.name),
+            ("description", &description),
+            ("exec", &exec_path(exe)),
+            ("relations", &relations),
+            ("limits", &limits),
+        ],
     )
 }
 
@@ -83,6 +98,7 @@ mod tests {
             security: Security::Dynamic,
             label: Some(McsLabel::new(1, 2).unwrap()),
             created: 0,
+            container: Default::default(),
         }
     }
 
@@ -97,6 +113,14 @@ mod tests {
         assert_eq!(u.get("Unit", "PartOf"), Some("apache2-sandboxes.target"));
         assert_eq!(u.get("Install", "WantedBy"), Some("multi-user.target"));
         assert_eq!(u.get("Service", "Type"), Some("notify"));
+        assert_eq!(u.get("Service", "MemoryMax"), None);
+        let mut limited = c.clone();
+        limited.container.memory = Some("256M".into());
+        limited.container.tasks = Some("32".into());
+        let u = UnitFile::parse(&render_service(&limited, "/b", &[]).unwrap()).unwrap();
+        assert_eq!(u.get("Service", "MemoryMax"), Some("256M"));
+        assert_eq!(u.get("Service", "TasksMax"), Some("32"));
+        assert_eq!(u.get("Service", "CPUQuota"), None);
         let t = UnitFile::parse(&render_target("apache2.service").unwrap()).unwrap();
         assert_eq!(t.get("Unit", "Description"), Some("Every sandbox of apache2.service"));
     }

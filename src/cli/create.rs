@@ -88,6 +88,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         security,
         label,
         created: sandbox::now(),
+        container: Default::default(),
     };
 
     let txn = Txn::begin(layout, &a.name, Op::Create)?;

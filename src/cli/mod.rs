@@ -4,6 +4,8 @@ mod clone;
 mod create;
 mod delete;
 mod list;
+mod run;
+mod start_stop;
 mod status;
 
 use crate::layout::Layout;
@@ -35,20 +37,32 @@ pub enum Command {
     Status(status::Args),
     Delete(delete::Args),
     Clone(clone::Args),
+    Run(run::Args),
+    Start(start_stop::Args),
+    Stop(start_stop::Args),
+    Restart(start_stop::Args),
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs the command; Ok holds the exit status (non-zero only from `run`,
+/// which exits with its service's status).
+pub fn run(cli: Cli) -> Result<i32> {
     if let Some(r) = &cli.root {
         if !r.is_dir() {
             anyhow::bail!("--root {}: not a directory", r.display());
         }
     }
     let layout = Layout::new(cli.root.as_deref());
+    use crate::systemd::Job;
     match cli.command {
         Command::Create(a) => create::run(&layout, a, cli.quiet),
         Command::List(a) => list::run(&layout, a),
         Command::Status(a) => status::run(&layout, a),
         Command::Delete(a) => delete::run(&layout, a, cli.quiet),
         Command::Clone(a) => clone::run(&layout, a, cli.quiet),
-    }
+        Command::Run(a) => return run::run(&layout, a),
+        Command::Start(a) => start_stop::run(&layout, a, Job::Start, cli.quiet),
+        Command::Stop(a) => start_stop::run(&layout, a, Job::Stop, cli.quiet),
+        Command::Restart(a) => start_stop::run(&layout, a, Job::Restart, cli.quiet),
+    }?;
+    Ok(0)
 }

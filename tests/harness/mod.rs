@@ -129,3 +129,37 @@ fn nix_is_root() -> bool {
 pub fn tool_root(root: &Path, args: &[&str]) -> Output {
     Command::new(BIN).arg("--root").arg(root).args(args).stdin(Stdio::null()).output().expect("running sandbox-service")
 }
+
+impl Systemd {
+    /// The unit's journal, message text only.
+    pub fn journal(&self, unit: &str) -> String {
+        stdout(&self.run(&["journalctl", "-u", unit, "--no-pager", "-o", "cat", "-q"]))
+    }
+
+    /// `systemctl show -p KEY --value UNIT`.
+    pub fn prop(&self, unit: &str, key: &str) -> String {
+        stdout(&self.run(&["systemctl", "show", "-p", key, "--value", unit])).trim().to_string()
+    }
+
+    /// The body of http://127.0.0.1:PORT/ inside the harness's network.
+    pub fn http(&self, port: u16) -> String {
+        self.sh_ok(&format!("curl -sS --max-time 5 -w '\\n%{{http_code}}' http://127.0.0.1:{port}/"))
+    }
+
+    /// Waits until `cond` holds for the output of `script`, up to 10 s.
+    pub fn wait_for(&self, script: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = stdout(&self.sh(script));
+            if cond(&out) || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The probe program (examples/probe.rs), built by cargo test.
+pub fn probe_binary() -> PathBuf {
+    target_dir().join(Path::new(BIN).parent().unwrap().file_name().unwrap()).join("examples/probe")
+}

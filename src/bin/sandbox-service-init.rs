@@ -1,0 +1,57 @@
+//! sandbox-service-init: PID 1 of a sandbox, started by `sandbox-service
+//! run`. See sandbox-service-init(8).
+//!
+//! Usage: sandbox-service-init --name NAME [--unit FILE]... [-- COMMAND ARGS...]
+
+use anyhow::{bail, Context, Result};
+use sandbox_service::shim::service::{Service, Type};
+use sandbox_service::shim::Shim;
+use sandbox_service::unitfile::Specifiers;
+
+fn main() {
+    match real_main() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("sandbox-service-init: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main() -> Result<i32> {
+    let mut args = std::env::args().skip(1);
+    let (mut name, mut units, mut command) = (None, Vec::new(), Vec::new());
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--name" => name = args.next(),
+            "--unit" => units.push(args.next().context("--unit needs a file")?),
+            "--" => command.extend(args.by_ref()),
+            other => bail!("unknown argument '{other}'"),
+        }
+    }
+    let name = name.context("--name is required")?;
+    if std::process::id() != 1 {
+        bail!("must run as PID 1 of a sandbox (started by sandbox-service run)");
+    }
+    let mut services = Vec::new();
+    for path in &units {
+        let unit =
+            std::path::Path::new(path).file_name().and_then(|f| f.to_str()).context("bad unit path")?.to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        let instance =
+            unit.split_once('@').map(|(_, r)| r.trim_end_matches(".service").to_string()).unwrap_or_default();
+        let spec = Specifiers { unit: unit.clone(), instance, hostname: name.clone() };
+        services.push(Service::from_unit(&unit, &text, &spec)?);
+    }
+    if !command.is_empty() {
+        services.push(Service::from_command(&command)?);
+    }
+    if services.is_empty() {
+        bail!("nothing to run: give --unit or a command");
+    }
+    let host_fd = std::env::var("SANDBOX_NOTIFY_FD").ok().and_then(|v| v.parse().ok());
+    std::env::remove_var("SANDBOX_NOTIFY_FD");
+    let want_notify = services.iter().any(|s| s.kind == Type::Notify);
+    let mut shim = Shim::new(host_fd, want_notify)?;
+    shim.run(services)
+}

@@ -1,0 +1,47 @@
+//! `sandbox-service start|stop|restart NAME`: systemd jobs for the
+//! sandbox's unit, waiting for their result.
+
+use crate::config;
+use crate::layout::Layout;
+use crate::systemd::{self, Job};
+use anyhow::{anyhow, bail, Result};
+
+/// Start, stop or restart a sandbox through systemd and wait for the result.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub name: String,
+}
+
+pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
+    if !layout.is_live() {
+        bail!("--root cannot be used here: a sandbox runs on the live system");
+    }
+    let cfg = config::load_named(layout, &a.name)?;
+    let conn = systemd::connect().map_err(|why| anyhow!("{why}: cannot {job:?} {}", cfg.unit))?;
+    if let Err(e) = systemd::unit_job(&conn, &cfg.unit, job) {
+        // The unit's own last words say why; one line each after ours.
+        let log = last_log_lines(&cfg.unit);
+        if log.is_empty() {
+            return Err(e.context(format!("see journalctl -u {}", cfg.unit)));
+        }
+        eprintln!("{log}");
+        return Err(e.context(format!("the log lines above are the last of journalctl -u {}", cfg.unit)));
+    }
+    if !quiet {
+        let verb = match job {
+            Job::Start => "started",
+            Job::Stop => "stopped",
+            Job::Restart => "restarted",
+        };
+        println!("{verb} {}", cfg.unit);
+    }
+    Ok(())
+}
+
+fn last_log_lines(unit: &str) -> String {
+    std::process::Command::new("journalctl")
+        .args(["-u", unit, "-n", "8", "--no-pager", "-o", "cat", "-q"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_string())
+        .unwrap_or_default()
+}

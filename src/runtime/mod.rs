@@ -1,0 +1,337 @@
+//! `sandbox-service run NAME`: assembles the container and runs the shim
+//! as its PID 1, in the foreground, as the host unit's main process.
+//!
+//! Two processes: this one stays in the host's namespaces, relays the
+//! shim's readiness to systemd, forwards signals and exits with the shim's
+//! status; the child, made with clone(2) in new namespaces, builds the root
+//! (rootfs), confines itself (confine) and executes the shim from a sealed
+//! memfd copy, so nothing inside can rewrite a host binary through
+//! /proc/1/exe.
+
+pub mod caps;
+pub mod confine;
+pub mod notify;
+pub mod rootfs;
+pub mod seccomp;
+
+use crate::config::{Network, Payload, SandboxConfig};
+use crate::layout::{Layout, MANIFEST, TREE};
+use crate::manifest::Manifest;
+use crate::names::ServiceName;
+use crate::plan::Kind;
+use crate::{config, label, unitpath};
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{FcntlArg, SealFlag};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::WaitStatus;
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// The shim's binary name; it is looked up beside this one, then in
+/// ../libexec/sandbox-service/.
+pub const SHIM: &str = "sandbox-service-init";
+/// The fd the shim gets for readiness messages.
+pub const NOTIFY_FD: RawFd = 3;
+/// Signals forwarded to the shim, which decides what each means.
+pub const FORWARDED: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGQUIT,
+];
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything decided before the namespaces exist.
+pub struct Launch {
+    pub cfg: SandboxConfig,
+    pub root: rootfs::RootSpec,
+    pub bpf: Vec<u8>,
+    pub caps: ::caps::CapsHashSet,
+    pub writable: Vec<String>,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+pub fn shim_path() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding our own binary")?;
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    for cand in [dir.join(SHIM), dir.join("../libexec/sandbox-service").join(SHIM)] {
+        if cand.is_file() {
+            return Ok(cand);
+        }
+    }
+    bail!("{SHIM} not found beside {} or in ../libexec/sandbox-service: reinstall sandbox-service", exe.display())
+}
+
+/// The service's unit as systemd would load it (fragment, then drop-ins),
+/// and the name it runs under inside the sandbox.
+fn unit_text(layout: &Layout, cfg: &SandboxConfig, service: &str) -> Result<(String, String)> {
+    let name = ServiceName::parse(service)?;
+    let resolved = unitpath::resolve(layout, &name)?;
+    let mut text = std::fs::read_to_string(&resolved.fragment)
+        .with_context(|| format!("reading {}", resolved.fragment.display()))?;
+    for d in &resolved.dropins {
+        text.push('\n');
+        text.push_str(&std::fs::read_to_string(d).with_context(|| format!("reading {}", d.display()))?);
+    }
+    let unit = if name.template { format!("{}@{}.service", name.prefix, cfg.name) } else { name.unit.clone() };
+    Ok((unit, text))
+}
+
+fn cstr(s: impl Into<Vec<u8>>) -> Result<CString> {
+    CString::new(s).context("an argument holds a NUL byte")
+}
+
+/// Gathers what the container needs; every error here is the user's to fix
+/// and says how.
+pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
+    let cfg = config::load_named(layout, name)?;
+    let state = layout.state_dir(name);
+    if !state.is_dir() {
+        bail!(
+            "the state directory {} of sandbox '{name}' is missing: delete and recreate the sandbox",
+            state.display()
+        );
+    }
+    let manifest = Manifest::load(&state.join(MANIFEST))?;
+    let bpf = seccomp::read(&state.join(seccomp::FILE))?;
+    let caps = caps::effective_set(&cfg.container.caps_add, &cfg.container.caps_drop)?;
+    let tree = state.join(TREE);
+
+    let mut run_files = vec![
+        ("hostname".to_string(), format!("{name}\n").into_bytes()),
+        (
+            "hosts".to_string(),
+            rootfs::hosts_file(&std::fs::read_to_string("/etc/hosts").unwrap_or_default(), name).into_bytes(),
+        ),
+    ];
+    let mut argv = vec![cstr(SHIM)?, cstr("--name")?, cstr(name)?];
+    match &cfg.payload {
+        Payload::Services(services) => {
+            for s in services {
+                let (unit, text) = unit_text(layout, &cfg, s)?;
+                run_files.push((unit.clone(), text.into_bytes()));
+                argv.push(cstr("--unit")?);
+                argv.push(cstr(format!("{}/{unit}", rootfs::RUN_DIR))?);
+            }
+        }
+        Payload::Command(cmd) => {
+            argv.push(cstr("--")?);
+            for a in cmd {
+                argv.push(cstr(a.as_str())?);
+            }
+        }
+    }
+    let mut env = vec![
+        cstr(format!("PATH={PATH}"))?,
+        cstr("container=sandbox-service")?,
+        cstr(format!("SANDBOX_NOTIFY_FD={NOTIFY_FD}"))?,
+    ];
+    for keep in ["LANG", "LC_ALL", "JOURNAL_STREAM", "TERM"] {
+        if let Ok(v) = std::env::var(keep) {
+            env.push(cstr(format!("{keep}={v}"))?);
+        }
+    }
+
+    let mut writable: Vec<String> =
+        ["/tmp", "/run", "/var/tmp", "/dev", "/proc"].iter().map(|s| s.to_string()).collect();
+    for p in &manifest.plan.private {
+        if p.kind != Kind::Runtime && p.kind != Kind::Symlink {
+            writable.push(p.path.clone());
+        }
+    }
+    let build_dir = Path::new("/run/sandbox-service").join(name);
+    Ok(Launch {
+        root: rootfs::RootSpec {
+            build_dir,
+            tree,
+            private: manifest.plan.private.clone(),
+            hostname: name.to_string(),
+            run_files,
+        },
+        cfg,
+        bpf,
+        caps,
+        writable,
+        argv,
+        env,
+    })
+}
+
+/// A sealed, executable in-memory copy of the shim.
+fn shim_memfd() -> Result<OwnedFd> {
+    let path = shim_path()?;
+    let mut src = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let name = c"sandbox-service-init";
+    // MFD_EXEC (Linux 6.3+) says plainly that it will be executed; older
+    // kernels reject the flag and allow exec anyway.
+    let fd = nix::sys::memfd::memfd_create(
+        name,
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC
+            | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING
+            | nix::sys::memfd::MFdFlags::from_bits_retain(0x10),
+    )
+    .or_else(|_| {
+        nix::sys::memfd::memfd_create(
+            name,
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
+        )
+    })
+    .context("memfd_create for the shim")?;
+    let mut dst = File::from(fd);
+    std::io::copy(&mut src, &mut dst).context("copying the shim into memory")?;
+    nix::fcntl::fcntl(
+        &dst,
+        FcntlArg::F_ADD_SEALS(
+            SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SHRINK,
+        ),
+    )
+    .context("sealing the shim's copy")?;
+    Ok(dst.into())
+}
+
+/// Runs the sandbox in the foreground; returns the exit status to exit with.
+pub fn run(layout: &Layout, name: &str) -> Result<i32> {
+    let launch = prepare(layout, name)?;
+    let shim = shim_memfd()?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(&launch.root.build_dir)
+        .with_context(|| format!("creating {}", launch.root.build_dir.display()))?;
+    std::fs::set_permissions("/run/sandbox-service", std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .context("chmod /run/sandbox-service")?;
+
+    let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().context("socketpair for readiness")?;
+    let mut sigs = SigSet::empty();
+    for s in FORWARDED {
+        sigs.add(*s);
+    }
+    sigs.add(Signal::SIGCHLD);
+    // Blocked before clone so no signal is lost between the two; the shim
+    // inherits the mask and takes them from its own signalfd.
+    sigs.thread_block().context("blocking signals")?;
+
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWCGROUP;
+    if launch.cfg.container.network == Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let mut stack = vec![0u8; 1 << 20];
+    let child_fd = theirs.as_raw_fd();
+    let shim_fd = shim.as_raw_fd();
+    let cb = Box::new(|| -> isize {
+        match child(&launch, child_fd, shim_fd) {
+            Ok(never) => match never {},
+            Err(e) => {
+                eprintln!("sandbox-service: error: {e:#}");
+                125
+            }
+        }
+    });
+    // SAFETY: this process is single-threaded here (run starts no threads),
+    // so the child may allocate and run ordinary code until it execs.
+    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
+        .context("clone into new namespaces")?;
+    drop(theirs);
+    drop(shim);
+    notify::supervise(pid, &ours, &sigs)
+}
+
+enum Never {}
+
+/// The container's first process: mounts, confinement, exec of the shim.
+fn child(l: &Launch, notify_fd: RawFd, shim_fd: RawFd) -> Result<Never> {
+    nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
+    if l.cfg.container.network == Network::None {
+        loopback_up()?;
+    }
+    rootfs::enter(&l.root)?;
+    nix::unistd::setsid().context("setsid")?;
+    let mut applied = confine::Applied::default();
+    confine::no_new_privs()?;
+    confine::landlock(&l.writable, &mut applied)?;
+    let context = match &l.cfg.security {
+        label::Security::Static { context, .. } => context.as_deref(),
+        _ => None,
+    };
+    confine::selinux_exec_label(l.cfg.label.as_ref(), context, &mut applied)?;
+    confine::capabilities(&l.caps)?;
+    for n in &applied.notes {
+        eprintln!("sandbox-service: {}: {n}", l.root.hostname);
+    }
+    // Only stdio and the readiness socket cross into the shim.
+    // SAFETY: plain fd calls on fds this process owns.
+    let rc = unsafe {
+        if notify_fd == NOTIFY_FD {
+            nix::libc::fcntl(NOTIFY_FD, nix::libc::F_SETFD, 0)
+        } else {
+            nix::libc::dup2(notify_fd, NOTIFY_FD)
+        }
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error()).context("passing the readiness socket");
+    }
+    close_from(NOTIFY_FD + 1)?;
+    confine::seccomp(&l.bpf)?;
+    // SAFETY: shim_fd is the memfd opened in the parent and still open here.
+    let shim = unsafe { std::os::fd::BorrowedFd::borrow_raw(shim_fd) };
+    let e = nix::unistd::fexecve(shim, &l.argv, &l.env).unwrap_err();
+    Err(e).context("executing the shim")
+}
+
+/// Marks every fd from `first` close-on-exec (the shim's memfd stays
+/// usable for the exec itself): the runtime's files never reach the shim.
+fn close_from(first: RawFd) -> Result<()> {
+    // SAFETY: close_range only changes fd flags.
+    let rc = unsafe {
+        nix::libc::syscall(nix::libc::SYS_close_range, first as u32, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC)
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    Ok(())
+}
+
+/// Brings up lo in a fresh network namespace (network=none).
+fn loopback_up() -> Result<()> {
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("socket for lo")?;
+    // SAFETY: ifreq is plain data; the ioctls read and write only it.
+    unsafe {
+        let mut req: nix::libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as nix::libc::c_char;
+        }
+        if nix::libc::ioctl(sock.as_raw_fd(), nix::libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(std::io::Error::last_os_error()).context("reading lo's flags");
+        }
+        req.ifr_ifru.ifru_flags |= (nix::libc::IFF_UP | nix::libc::IFF_RUNNING) as i16;
+        if nix::libc::ioctl(sock.as_raw_fd(), nix::libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(std::io::Error::last_os_error()).context("bringing lo up");
+        }
+    }
+    Ok(())
+}
+
+/// Maps a wait status to an exit status for systemd.
+pub fn exit_code(ws: WaitStatus) -> Option<i32> {
+    match ws {
+        WaitStatus::Exited(_, c) => Some(c),
+        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
+        _ => None,
+    }
+}

@@ -1,0 +1,110 @@
+//! The host side of a running sandbox: relays the shim's readiness
+//! messages to systemd's NOTIFY_SOCKET (we are the unit's main process, so
+//! NotifyAccess=main holds), forwards signals to the shim, and returns its
+//! exit status.
+
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixDatagram;
+
+/// The notify fields passed on. MAINPID= is never among them: the host
+/// must keep tracking us, not a pid from another namespace.
+const RELAYED: &[&str] = &["READY=1", "RELOADING=1", "STOPPING=1", "STATUS=", "ERRNO=", "EXTEND_TIMEOUT_USEC="];
+
+/// Keeps the lines of `msg` systemd may hear from a sandbox.
+pub fn filter(msg: &str) -> String {
+    msg.lines()
+        .filter(|l| RELAYED.iter().any(|p| if p.ends_with('=') { l.starts_with(p) } else { l == p }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Sends `msg` to $NOTIFY_SOCKET, if systemd gave us one.
+pub fn send(msg: &str) -> Result<()> {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return Ok(()) };
+    let sock = UnixDatagram::unbound().context("socket for sd_notify")?;
+    let bytes = path.as_encoded_bytes();
+    if let Some(abs) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(abs)?;
+        sock.send_to_addr(msg.as_bytes(), &addr)
+    } else {
+        sock.send_to(msg.as_bytes(), &path)
+    }
+    .context("sending to NOTIFY_SOCKET")?;
+    Ok(())
+}
+
+/// Runs until the shim exits; returns the status to exit with.
+pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<i32> {
+    let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let mut buf = vec![0u8; 4096];
+    let mut relay_open = true;
+    loop {
+        let (sig_ready, msg_ready) = {
+            let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+            if relay_open {
+                fds.push(PollFd::new(from_shim.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => r.context("poll")?,
+            };
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+        };
+        if msg_ready {
+            match from_shim.recv(&mut buf) {
+                Ok(0) | Err(_) => relay_open = false,
+                Ok(n) => {
+                    let msg = filter(&String::from_utf8_lossy(&buf[..n]));
+                    if !msg.is_empty() {
+                        if let Err(e) = send(&msg) {
+                            tracing::warn!("{e:#}");
+                        }
+                    }
+                }
+            }
+        }
+        if sig_ready {
+            while let Some(info) = sfd.read_signal().context("reading signalfd")? {
+                let sig = Signal::try_from(info.ssi_signo as i32).context("bad signal number")?;
+                if sig != Signal::SIGCHLD {
+                    // The shim may be gone already; its exit is what counts.
+                    let _ = kill(shim, sig);
+                    continue;
+                }
+                loop {
+                    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                        Ok(ws) if ws.pid() == Some(shim) => {
+                            if let Some(code) = super::exit_code(ws) {
+                                return Ok(code);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(e).context("waitpid"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_fields_reach_systemd() {
+        assert_eq!(filter("READY=1\nMAINPID=7\nSTATUS=serving"), "READY=1\nSTATUS=serving");
+        assert_eq!(filter("MAINPID=1"), "");
+        assert_eq!(filter("READY=10"), "");
+        assert_eq!(filter("FDSTORE=1\nRELOADING=1"), "RELOADING=1");
+    }
+}

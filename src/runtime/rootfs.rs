@@ -1,0 +1,368 @@
+//! The container's file system, built in a fresh mount namespace and
+//! entered with pivot_root. The rules (also in sandbox-service.sandbox(5)
+//! and printed by `--explain`):
+//!
+//! - `/usr` is the host's, read-only; `/bin`, `/sbin`, `/lib*` follow it
+//!   (the same links on a merged-/usr host, read-only binds otherwise).
+//! - `/etc` is the host's, read-only, so the service finds what it shares
+//!   with the host (ld.so.cache, nsswitch, passwd, resolv.conf, localtime,
+//!   certificates, alternatives...) without a list that real packages
+//!   would outgrow. The sandbox's private /etc paths are mounted over it,
+//!   writable. Host secrets are masked: the fixed list in `plan::SECRETS`
+//!   plus every /etc entry the host keeps from other users (mode without
+//!   o+r), because root in the sandbox bypasses mode bits.
+//! - `/var` is the sandbox's own, from its state directory: nothing of the
+//!   host's /var (other services' data, the host's logs, other sandboxes)
+//!   is there.
+//! - `/tmp`, `/run`, `/home`, `/root`, `/dev/shm` are fresh tmpfs, nosuid
+//!   and nodev; `/dev` holds only the usual devices; `/proc` is a new
+//!   instance with Docker's masks; `/sys` is read-only with firmware masked.
+//! - The new root itself is read-only.
+
+use crate::plan::{self, Kind, PrivatePath};
+use anyhow::{bail, Context, Result};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, pivot_root};
+use std::fs;
+use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Everything the mount sequence needs, computed before the namespaces.
+#[derive(Debug, Clone)]
+pub struct RootSpec {
+    /// An empty directory on the host to build the root on (it is covered
+    /// by a tmpfs in our own mount namespace; the host never sees it).
+    pub build_dir: PathBuf,
+    /// The sandbox's private tree (`/var/lib/sandbox-service/NAME/tree`).
+    pub tree: PathBuf,
+    pub private: Vec<PrivatePath>,
+    pub hostname: String,
+    /// Files written into the container's /run before it is entered.
+    pub run_files: Vec<(String, Vec<u8>)>,
+}
+
+/// /proc entries that leak host information or give a way out.
+const PROC_MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+];
+const PROC_READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const SYS_MASKED: &[&str] = &["/sys/firmware", "/sys/devices/virtual/powercap"];
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+/// The top-level links a merged-/usr system has.
+const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// Where the runtime's own files sit inside the container's /run.
+pub const RUN_DIR: &str = "/run/sandbox-service";
+
+fn bind(src: &Path, dst: &Path, recursive: bool) -> Result<()> {
+    let flags = MsFlags::MS_BIND | if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+    mount(Some(src), dst, None::<&str>, flags, None::<&str>)
+        .with_context(|| format!("bind-mounting {} on {}", src.display(), dst.display()))
+}
+
+fn remount_ro(dst: &Path, extra: MsFlags) -> Result<()> {
+    mount(
+        None::<&str>,
+        dst,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+        None::<&str>,
+    )
+    .with_context(|| format!("making {} read-only", dst.display()))
+}
+
+fn fs_mount(fstype: &str, dst: &Path, flags: MsFlags, data: &str) -> Result<()> {
+    mount(Some(fstype), dst, Some(fstype), flags, Some(data))
+        .with_context(|| format!("mounting {fstype} on {}", dst.display()))
+}
+
+fn mkdir(p: &Path, mode: u32) -> Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(mode).create(p).with_context(|| format!("creating {}", p.display()))?;
+    // The umask must not decide the mode of /tmp or /dev/shm.
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", p.display()))
+}
+
+fn touch(p: &Path) -> Result<()> {
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(p)
+        .map(drop)
+        .with_context(|| format!("creating {}", p.display()))
+}
+
+const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
+const NOSUID_NODEV_NOEXEC: MsFlags = NOSUID_NODEV.union(MsFlags::MS_NOEXEC);
+
+/// Covers `p` (a path inside the new root) so it reads empty: /dev/null
+/// over a file, an empty read-only tmpfs over a directory.
+fn mask(root: &Path, p: &Path) -> Result<()> {
+    let md = match fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", p.display())),
+    };
+    if md.is_dir() {
+        fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "size=0,mode=0555")
+    } else if md.file_type().is_symlink() {
+        // A bind would follow it; the target is masked on its own if secret.
+        Ok(())
+    } else {
+        bind(&root.join("dev/null"), p, false)?;
+        remount_ro(p, NOSUID_NODEV_NOEXEC)
+    }
+}
+
+fn inside(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+/// The /etc entries to mask: the fixed secrets and whatever the host keeps
+/// from other users, outside the sandbox's own private paths.
+pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan::SECRETS
+        .iter()
+        .filter(|(p, _)| p.starts_with("/etc/") && host_etc.join(&p[5..]).symlink_metadata().is_ok())
+        .map(|(p, why)| (p.to_string(), why.to_string()))
+        .collect();
+    let mut walk = walkdir::WalkDir::new(host_etc).min_depth(1).into_iter();
+    while let Some(Ok(ent)) = walk.next() {
+        let rel = ent.path().strip_prefix(host_etc).unwrap_or(ent.path());
+        let abs = format!("/etc/{}", rel.display());
+        let is_private = private.iter().any(|p| abs == p.path || abs.starts_with(&format!("{}/", p.path)));
+        let masked = out.iter().any(|(m, _)| abs == *m || abs.starts_with(&format!("{m}/")));
+        if is_private || masked {
+            if ent.file_type().is_dir() {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
+        let Ok(md) = ent.metadata() else { continue };
+        if !ent.file_type().is_symlink() && md.mode() & 0o004 == 0 {
+            out.push((abs, "the host keeps it from other users".into()));
+            if ent.file_type().is_dir() {
+                walk.skip_current_dir();
+            }
+        }
+    }
+    out
+}
+
+/// Builds the root and pivots into it. Runs in the container's first
+/// process, in its own mount namespace, before any confinement.
+pub fn enter(spec: &RootSpec) -> Result<()> {
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
+        .context("making the mount namespace a slave of the host's")?;
+    let root = spec.build_dir.as_path();
+    fs_mount("tmpfs", root, NOSUID_NODEV, "mode=0755,size=1m")?;
+
+    mkdir(&root.join("usr"), 0o755)?;
+    bind(Path::new("/usr"), &root.join("usr"), true)?;
+    remount_ro(&root.join("usr"), MsFlags::MS_NODEV)?;
+    for l in USR_LINKS {
+        let host = Path::new("/").join(l);
+        match fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                symlink(fs::read_link(&host)?, root.join(l)).with_context(|| format!("linking /{l}"))?
+            }
+            Ok(m) if m.is_dir() => {
+                mkdir(&root.join(l), 0o755)?;
+                bind(&host, &root.join(l), true)?;
+                remount_ro(&root.join(l), MsFlags::MS_NODEV)?;
+            }
+            _ => {}
+        }
+    }
+
+    // /dev first: masks below bind its null.
+    let dev = root.join("dev");
+    mkdir(&dev, 0o755)?;
+    fs_mount("tmpfs", &dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "mode=0755,size=64k")?;
+    for d in DEVICES {
+        touch(&dev.join(d))?;
+        bind(&Path::new("/dev").join(d), &dev.join(d), false)?;
+    }
+    // No terminal is attached to a service: its console goes nowhere.
+    touch(&dev.join("console"))?;
+    bind(Path::new("/dev/null"), &dev.join("console"), false)?;
+    mkdir(&dev.join("pts"), 0o755)?;
+    fs_mount(
+        "devpts",
+        &dev.join("pts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+    )?;
+    symlink("pts/ptmx", dev.join("ptmx"))?;
+    mkdir(&dev.join("shm"), 0o1777)?;
+    fs_mount("tmpfs", &dev.join("shm"), NOSUID_NODEV_NOEXEC, "mode=1777")?;
+    mkdir(&dev.join("mqueue"), 0o755)?;
+    fs_mount("mqueue", &dev.join("mqueue"), NOSUID_NODEV_NOEXEC, "")?;
+    for (name, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(to, dev.join(name))?;
+    }
+
+    for (dir, mode) in [("tmp", 0o1777), ("run", 0o755), ("home", 0o755), ("root", 0o700)] {
+        mkdir(&root.join(dir), mode)?;
+        fs_mount("tmpfs", &root.join(dir), NOSUID_NODEV, &format!("mode={mode:o}"))?;
+    }
+    mkdir(&root.join("run/lock"), 0o1777)?;
+    let run_dir = inside(root, RUN_DIR);
+    mkdir(&run_dir, 0o700)?;
+    for (name, content) in &spec.run_files {
+        let p = run_dir.join(name);
+        fs::write(&p, content).with_context(|| format!("writing {}", p.display()))?;
+    }
+    // /run starts empty, as after boot: the shim makes RuntimeDirectory=,
+    // and services make the rest, as they do on the host.
+    mount_var(root, spec)?;
+    mount_etc(root, spec)?;
+
+    let proc_ = root.join("proc");
+    mkdir(&proc_, 0o555)?;
+    fs_mount("proc", &proc_, NOSUID_NODEV_NOEXEC, "")?;
+    for p in PROC_MASKED {
+        mask(root, &inside(root, p))?;
+    }
+    for p in PROC_READONLY {
+        let p = inside(root, p);
+        if p.exists() {
+            bind(&p, &p, true)?;
+            remount_ro(&p, NOSUID_NODEV_NOEXEC)?;
+        }
+    }
+    let sys = root.join("sys");
+    mkdir(&sys, 0o555)?;
+    fs_mount("sysfs", &sys, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "")?;
+    for p in SYS_MASKED {
+        mask(root, &inside(root, p))?;
+    }
+
+    chdir(root).context("entering the new root")?;
+    // pivot_root(".", ".") stacks the old root under the new one; detaching
+    // it leaves nothing of the host reachable.
+    pivot_root(".", ".").context("pivot_root into the new root")?;
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the host's root")?;
+    chdir("/").context("chdir /")?;
+    remount_ro(Path::new("/"), NOSUID_NODEV)?;
+    nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    Ok(())
+}
+
+fn mount_var(root: &Path, spec: &RootSpec) -> Result<()> {
+    let var = spec.tree.join("var");
+    mkdir(&var, 0o755)?;
+    // The sandbox's own /var keeps the standard layout.
+    for (name, to) in [("run", "/run"), ("lock", "/run/lock")] {
+        if var.join(name).symlink_metadata().is_err() {
+            symlink(to, var.join(name)).with_context(|| format!("linking /var/{name}"))?;
+        }
+    }
+    if !var.join("tmp").exists() {
+        mkdir(&var.join("tmp"), 0o1777)?;
+    }
+    mkdir(&root.join("var"), 0o755)?;
+    bind(&var, &root.join("var"), false)?;
+    mount(
+        None::<&str>,
+        &root.join("var"),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NOSUID_NODEV,
+        None::<&str>,
+    )
+    .context("making /var nosuid,nodev")?;
+    Ok(())
+}
+
+fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
+    let etc = root.join("etc");
+    mkdir(&etc, 0o755)?;
+    bind(Path::new("/etc"), &etc, true)?;
+    remount_ro(&etc, NOSUID_NODEV)?;
+    for p in spec.private.iter().filter(|p| p.path.starts_with("/etc/")) {
+        let src = spec.tree.join(p.path.trim_start_matches('/'));
+        let dst = inside(root, &p.path);
+        match p.kind {
+            Kind::Dir | Kind::EmptyDir | Kind::File => {
+                if !src.exists() {
+                    bail!("{}: missing from the sandbox's state ({}); recreate the sandbox", p.path, src.display());
+                }
+                if dst.symlink_metadata().is_err() {
+                    // /etc is the host's and read-only: no place to mount it.
+                    tracing::warn!("{} is not mounted: the host has no {} to mount it on", p.path, p.path);
+                    continue;
+                }
+                bind(&src, &dst, true)?;
+            }
+            // Inside a private directory they come with it; alone, a bind
+            // would follow the host's link.
+            Kind::Symlink => {}
+            Kind::Runtime => {}
+        }
+    }
+    for (name, file) in [("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")] {
+        let dst = inside(root, name);
+        if dst.exists() {
+            bind(&inside(root, RUN_DIR).join(file), &dst, false)?;
+            remount_ro(&dst, NOSUID_NODEV)?;
+        }
+    }
+    for (p, _) in etc_masks(Path::new("/etc"), &spec.private) {
+        mask(root, &inside(root, &p))?;
+    }
+    Ok(())
+}
+
+/// The container's /etc/hosts: the host's, with the sandbox's name on the
+/// loopback address, the way Debian names its own host.
+pub fn hosts_file(host_hosts: &str, hostname: &str) -> String {
+    format!("{}\n# added by sandbox-service\n127.0.1.1\t{hostname}\n", host_hosts.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_secrets_and_what_others_cannot_read() {
+        let d = tempfile::tempdir().unwrap();
+        let etc = d.path();
+        for (p, mode) in
+            [("shadow", 0o640), ("passwd", 0o644), ("app/key.pem", 0o600), ("app/ok.conf", 0o644), ("mine/s", 0o600)]
+        {
+            let f = etc.join(p);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "x").unwrap();
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let private = vec![PrivatePath { path: "/etc/mine".into(), kind: Kind::Dir, reasons: vec![] }];
+        let m: Vec<String> = etc_masks(etc, &private).into_iter().map(|(p, _)| p).collect();
+        assert!(m.contains(&"/etc/shadow".to_string()), "{m:?}");
+        assert!(m.contains(&"/etc/app/key.pem".to_string()), "{m:?}");
+        assert!(!m.iter().any(|p| p == "/etc/passwd" || p == "/etc/app/ok.conf"), "{m:?}");
+        assert!(!m.iter().any(|p| p.starts_with("/etc/mine")), "the sandbox's own copy is its own: {m:?}");
+        assert_eq!(m.iter().filter(|p| *p == "/etc/shadow").count(), 1);
+    }
+
+    #[test]
+    fn hosts_names_the_sandbox() {
+        let h = hosts_file("127.0.0.1 localhost\n\n", "web1");
+        assert!(h.starts_with("127.0.0.1 localhost\n"));
+        assert!(h.ends_with("127.0.1.1\tweb1\n"));
+    }
+}

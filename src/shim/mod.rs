@@ -1,0 +1,457 @@
+//! sandbox-service-init: PID 1 inside a sandbox. It runs the service's own
+//! unit the way systemd would (see service.rs for what it honours), reaps
+//! every process, turns the host's signals into start/stop/reload, and
+//! tells the host side when the service is ready.
+
+pub mod service;
+pub mod spawn;
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use service::{Cmd, KillMode, Service, Type};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+/// Where a Type=notify service sends its messages.
+pub const NOTIFY_SOCKET: &str = "/run/sandbox-service/notify";
+const SIGNALS: &[Signal] = &[
+    Signal::SIGCHLD,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGQUIT,
+];
+
+struct Running {
+    svc: Service,
+    id: spawn::Identity,
+    env: Vec<(String, String)>,
+    /// None for a forking service without PIDFile= or a finished oneshot.
+    main: Option<Pid>,
+}
+
+pub struct Shim {
+    sfd: SignalFd,
+    notify: Option<UnixDatagram>,
+    /// To the runtime on the host side (READY=1, STATUS=...).
+    host: Option<UnixDatagram>,
+    reaped: HashMap<Pid, WaitStatus>,
+    ready_seen: bool,
+    notify_mainpid: Option<Pid>,
+    stop_requested: bool,
+    reload_requested: bool,
+    pending: Vec<Signal>,
+}
+
+/// Exit status of a wait status, systemd's way (128+n for a signal).
+fn code(ws: &WaitStatus) -> i32 {
+    match ws {
+        WaitStatus::Exited(_, c) => *c,
+        WaitStatus::Signaled(_, s, _) => 128 + *s as i32,
+        _ => 1,
+    }
+}
+
+fn clean(ws: &WaitStatus) -> bool {
+    matches!(ws, WaitStatus::Exited(_, 0))
+        || matches!(ws, WaitStatus::Signaled(_, s, _) if matches!(s, Signal::SIGTERM | Signal::SIGHUP | Signal::SIGINT | Signal::SIGPIPE))
+}
+
+impl Shim {
+    pub fn new(host_fd: Option<i32>, want_notify: bool) -> Result<Self> {
+        let mut set = SigSet::empty();
+        for s in SIGNALS {
+            set.add(*s);
+        }
+        set.thread_block().context("blocking signals")?;
+        let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
+        // SAFETY: the runtime passes this fd open and ours alone.
+        let host = host_fd.map(|fd| UnixDatagram::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+        if let Some(h) = &host {
+            nix::fcntl::fcntl(h, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+        }
+        let notify = if want_notify {
+            let _ = std::fs::remove_file(NOTIFY_SOCKET);
+            let s = UnixDatagram::bind(NOTIFY_SOCKET).with_context(|| format!("binding {NOTIFY_SOCKET}"))?;
+            s.set_nonblocking(true)?;
+            Some(s)
+        } else {
+            None
+        };
+        // Not dumpable: nothing in the sandbox may ptrace PID 1 or read its memory.
+        nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
+        Ok(Shim {
+            sfd,
+            notify,
+            host,
+            reaped: HashMap::new(),
+            ready_seen: false,
+            notify_mainpid: None,
+            stop_requested: false,
+            reload_requested: false,
+            pending: Vec::new(),
+        })
+    }
+
+    pub fn tell_host(&self, msg: &str) {
+        if let Some(h) = &self.host {
+            let _ = h.send(msg.as_bytes());
+        }
+    }
+
+    /// Waits for one round of events (or `timeout`): reaps children,
+    /// takes signals and notify messages.
+    fn pump(&mut self, timeout: Option<Duration>) -> Result<()> {
+        {
+            let mut fds = vec![PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
+            if let Some(n) = &self.notify {
+                fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
+            }
+            let t = match timeout {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            match poll(&mut fds, t) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("poll"),
+            }
+        }
+        while let Some(info) = self.sfd.read_signal().context("signalfd")? {
+            let sig = Signal::try_from(info.ssi_signo as i32)?;
+            match sig {
+                Signal::SIGCHLD => {}
+                Signal::SIGTERM => self.stop_requested = true,
+                Signal::SIGHUP => self.reload_requested = true,
+                other => self.pending.push(other),
+            }
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                Ok(ws) => {
+                    if let Some(p) = ws.pid() {
+                        self.reaped.insert(p, ws);
+                    }
+                }
+                Err(e) => return Err(e).context("waitpid"),
+            }
+        }
+        if let Some(n) = &self.notify {
+            let mut buf = [0u8; 4096];
+            let mut relay = Vec::new();
+            while let Ok(len) = n.recv(&mut buf) {
+                for line in String::from_utf8_lossy(&buf[..len]).lines() {
+                    if line == "READY=1" {
+                        self.ready_seen = true;
+                    } else if let Some(p) = line.strip_prefix("MAINPID=") {
+                        self.notify_mainpid = p.parse().ok().map(Pid::from_raw);
+                    } else if line.starts_with("STATUS=") || line == "STOPPING=1" {
+                        relay.push(line.to_string());
+                    }
+                }
+            }
+            for l in relay {
+                self.tell_host(&l);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for `pid` to exit, up to `limit`; None on timeout or stop.
+    fn wait_for(&mut self, pid: Pid, limit: Duration, interruptible: bool) -> Result<Option<WaitStatus>> {
+        let deadline = Instant::now().checked_add(limit);
+        loop {
+            if let Some(ws) = self.reaped.remove(&pid) {
+                return Ok(Some(ws));
+            }
+            if interruptible && self.stop_requested {
+                return Ok(None);
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(l) => Some(l),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            self.pump(left)?;
+        }
+    }
+
+    /// Runs a command to completion (ExecStartPre, ExecStop...). Err when
+    /// it fails and has no `-` prefix.
+    fn run_cmd(&mut self, r: &Running, cmd: &Cmd, limit: Duration, extra: &[(String, String)]) -> Result<()> {
+        let mut env = r.env.clone();
+        env.extend(extra.iter().cloned());
+        let pid = match spawn::spawn(&r.svc, &r.id, &env, cmd) {
+            Ok(p) => p,
+            Err(e) if cmd.ignore_failure => {
+                eprintln!("sandbox-service-init: {e:#} (ignored)");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match self.wait_for(pid, limit, false)? {
+            Some(ws) if clean(&ws) || cmd.ignore_failure => Ok(()),
+            Some(ws) => bail!("{}: {} failed with status {}", r.svc.unit, cmd.path, code(&ws)),
+            None => {
+                let _ = kill(pid, Signal::SIGKILL);
+                self.wait_for(pid, Duration::from_secs(5), false)?;
+                bail!("{}: {} timed out", r.svc.unit, cmd.path)
+            }
+        }
+    }
+
+    fn mainpid_env(r: &Running) -> Vec<(String, String)> {
+        r.main.map(|p| vec![("MAINPID".to_string(), p.to_string())]).unwrap_or_default()
+    }
+
+    /// Starts a service through its ExecStartPre/ExecStart/ExecStartPost.
+    fn start(&mut self, svc: Service) -> Result<Running> {
+        make_directories(&svc)?;
+        let id = spawn::identity(&svc)?;
+        let extra = if svc.kind == Type::Notify {
+            vec![("NOTIFY_SOCKET".to_string(), NOTIFY_SOCKET.to_string())]
+        } else {
+            vec![]
+        };
+        let env = spawn::environment(&svc, &id, &extra)?;
+        let mut r = Running { svc, id, env, main: None };
+        let limit = r.svc.timeout_start;
+        for c in r.svc.start_pre.clone() {
+            self.run_cmd(&r, &c, limit, &[])?;
+        }
+        match r.svc.kind {
+            Type::Simple | Type::Exec => {
+                r.main = Some(spawn::spawn(&r.svc, &r.id, &r.env, &r.svc.start[0])?);
+            }
+            Type::Oneshot => {
+                for c in r.svc.start.clone() {
+                    self.run_cmd(&r, &c, limit, &[])?;
+                }
+            }
+            Type::Forking => {
+                let c = r.svc.start[0].clone();
+                let parent = spawn::spawn(&r.svc, &r.id, &r.env, &c)?;
+                match self.wait_for(parent, limit, true)? {
+                    Some(ws) if clean(&ws) => {}
+                    Some(ws) => bail!("{}: {} exited with status {}", r.svc.unit, c.path, code(&ws)),
+                    None => bail!("{}: {} did not finish starting", r.svc.unit, c.path),
+                }
+                if let Some(pf) = r.svc.pid_file.clone() {
+                    r.main = Some(read_pid_file(&pf).with_context(|| format!("{}: PIDFile={pf}", r.svc.unit))?);
+                }
+            }
+            Type::Notify => {
+                self.ready_seen = false;
+                let pid = spawn::spawn(&r.svc, &r.id, &r.env, &r.svc.start[0])?;
+                r.main = Some(pid);
+                let deadline = Instant::now().checked_add(limit);
+                while !self.ready_seen {
+                    if let Some(ws) = self.reaped.remove(&pid) {
+                        bail!("{}: exited with status {} before it was ready", r.svc.unit, code(&ws));
+                    }
+                    if self.stop_requested || deadline.is_some_and(|d| Instant::now() >= d) {
+                        bail!("{}: not ready in time", r.svc.unit);
+                    }
+                    self.pump(deadline.map(|d| d.saturating_duration_since(Instant::now())))?;
+                }
+                if let Some(p) = self.notify_mainpid.take() {
+                    r.main = Some(p);
+                }
+            }
+        }
+        for c in r.svc.start_post.clone() {
+            let extra = Self::mainpid_env(&r);
+            self.run_cmd(&r, &c, limit, &extra)?;
+        }
+        Ok(r)
+    }
+
+    /// Stops one service: ExecStop=, then its stop signal per KillMode=,
+    /// then SIGKILL after TimeoutStopSec=.
+    fn stop(&mut self, r: &mut Running) {
+        let limit = r.svc.timeout_stop;
+        let deadline = Instant::now() + limit;
+        for c in r.svc.stop.clone() {
+            let extra = Self::mainpid_env(r);
+            if let Err(e) = self.run_cmd(r, &c, limit, &extra) {
+                eprintln!("sandbox-service-init: {e:#}");
+            }
+        }
+        let alive = |p: Pid| kill(p, None).is_ok();
+        match (r.svc.kill_mode, r.main) {
+            (KillMode::None, _) => {}
+            (KillMode::ControlGroup, _) | (_, None) => {
+                let _ = kill(Pid::from_raw(-1), r.svc.kill_signal);
+            }
+            (KillMode::Mixed | KillMode::Process, Some(p)) => {
+                if alive(p) {
+                    let _ = kill(p, r.svc.kill_signal);
+                }
+            }
+        }
+        if let Some(p) = r.main {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.reaped.contains_key(&p) || self.wait_for(p, left, false).ok().flatten().is_some() {
+                r.main = None;
+            }
+        }
+        // Whatever is left gets the grace left, then SIGKILL (the pid
+        // namespace ends with us anyway; this makes the end orderly).
+        while has_children() && Instant::now() < deadline {
+            let _ = self.pump(Some(Duration::from_millis(50)));
+        }
+        if has_children() {
+            eprintln!("sandbox-service-init: {}: still running after {:?}, killing", r.svc.unit, limit);
+            let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+        }
+        for c in r.svc.stop_post.clone() {
+            if let Err(e) = self.run_cmd(r, &c, limit, &[]) {
+                eprintln!("sandbox-service-init: {e:#}");
+            }
+        }
+    }
+
+    fn reload(&mut self, services: &mut [Running]) {
+        self.tell_host("RELOADING=1");
+        for r in services.iter_mut() {
+            if r.svc.reload.is_empty() {
+                if let Some(p) = r.main {
+                    let _ = kill(p, Signal::SIGHUP);
+                }
+                continue;
+            }
+            for c in r.svc.reload.clone() {
+                let extra = Self::mainpid_env(r);
+                if let Err(e) = self.run_cmd(r, &c, r.svc.timeout_start, &extra) {
+                    eprintln!("sandbox-service-init: reload: {e:#}");
+                }
+            }
+            if let (Some(pf), Type::Forking) = (&r.svc.pid_file, r.svc.kind) {
+                if let Ok(p) = read_pid_file(pf) {
+                    r.main = Some(p);
+                }
+            }
+        }
+        self.tell_host("READY=1");
+    }
+
+    /// Starts every service, reports readiness, supervises; returns the
+    /// exit status for the host unit.
+    pub fn run(&mut self, services: Vec<Service>) -> Result<i32> {
+        let mut running: Vec<Running> = Vec::new();
+        for svc in services {
+            match self.start(svc) {
+                Ok(r) => running.push(r),
+                Err(e) => {
+                    eprintln!("sandbox-service-init: {e:#}");
+                    for r in running.iter_mut().rev() {
+                        self.stop(r);
+                    }
+                    return Ok(1);
+                }
+            }
+        }
+        self.tell_host("READY=1");
+        let all_oneshot_done = running.iter().all(|r| r.svc.kind == Type::Oneshot && !r.svc.remain_after_exit);
+        if all_oneshot_done {
+            return Ok(0);
+        }
+        loop {
+            if self.stop_requested {
+                self.tell_host("STOPPING=1");
+                for r in running.iter_mut().rev() {
+                    self.stop(r);
+                }
+                return Ok(0);
+            }
+            if self.reload_requested {
+                self.reload_requested = false;
+                self.reload(&mut running);
+            }
+            for sig in std::mem::take(&mut self.pending) {
+                for r in &running {
+                    if let Some(p) = r.main {
+                        let _ = kill(p, sig);
+                    }
+                }
+            }
+            // A service whose main process ended ends the sandbox, with
+            // its status, as the unit would have ended on the host.
+            let mut ended = None;
+            for (i, r) in running.iter().enumerate() {
+                if let Some(ws) = r.main.and_then(|p| self.reaped.get(&p)) {
+                    ended = Some((i, *ws));
+                }
+            }
+            let untracked_gone =
+                running.iter().any(|r| r.main.is_none() && r.svc.kind == Type::Forking) && !has_children();
+            if let Some((i, ws)) = ended {
+                running[i].main = None;
+                eprintln!(
+                    "sandbox-service-init: {}: main process exited with status {}",
+                    running[i].svc.unit,
+                    code(&ws)
+                );
+                for r in running.iter_mut().rev() {
+                    self.stop(r);
+                }
+                return Ok(if clean(&ws) { 0 } else { code(&ws) });
+            }
+            if untracked_gone {
+                eprintln!("sandbox-service-init: no process of the service is left");
+                return Ok(0);
+            }
+            self.pump(None)?;
+        }
+    }
+}
+
+fn has_children() -> bool {
+    // Every process in the namespace is ours (we are PID 1): any child
+    // left, reparented or not, is still the service.
+    std::fs::read_to_string("/proc/self/task/1/children").is_ok_and(|s| !s.trim().is_empty())
+        || std::fs::read_dir("/proc").is_ok_and(|d| {
+            d.flatten().any(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 1))
+        })
+}
+
+fn read_pid_file(path: &str) -> Result<Pid> {
+    // The parent may exit a moment before the file is written.
+    for _ in 0..50 {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if let Ok(n) = s.trim().parse::<i32>() {
+                return Ok(Pid::from_raw(n));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(anyhow!("no pid in {path}"))
+}
+
+/// RuntimeDirectory= and friends, owned by the service's user.
+fn make_directories(s: &Service) -> Result<()> {
+    let id = spawn::identity(s)?;
+    for (base, names, mode) in &s.directories {
+        for n in names {
+            let p = std::path::Path::new(base).join(n);
+            std::fs::create_dir_all(&p).with_context(|| format!("{}: creating {}", s.unit, p.display()))?;
+            std::os::unix::fs::chown(&p, id.user.as_ref().map(|u| u.uid.as_raw()), id.gid.map(|g| g.as_raw()))
+                .with_context(|| format!("{}: chown {}", s.unit, p.display()))?;
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(*mode))?;
+        }
+    }
+    Ok(())
+}

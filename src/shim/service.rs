@@ -1,0 +1,375 @@
+//! A service unit as the shim runs it: the [Service] settings it honours,
+//! read with the project's unit-file parser (repeated keys, resets,
+//! continuations) and expanded with the unit's specifiers.
+
+use crate::unitfile::{Specifiers, UnitFile};
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::Signal;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Simple,
+    Exec,
+    Forking,
+    Notify,
+    Oneshot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMode {
+    ControlGroup,
+    Mixed,
+    Process,
+    None,
+}
+
+/// One command line: words still holding `$VAR` references, which are
+/// expanded at spawn time against the service's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub path: String,
+    /// argv, argv[0] included (the path, or the `@` override).
+    pub argv: Vec<String>,
+    /// `-`: a failure is ignored.
+    pub ignore_failure: bool,
+    /// `:`: no environment variable expansion.
+    pub no_expand: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub unit: String,
+    pub kind: Type,
+    pub start_pre: Vec<Cmd>,
+    pub start: Vec<Cmd>,
+    pub start_post: Vec<Cmd>,
+    pub stop: Vec<Cmd>,
+    pub stop_post: Vec<Cmd>,
+    pub reload: Vec<Cmd>,
+    /// Environment= assignments, in order.
+    pub environment: Vec<(String, String)>,
+    /// EnvironmentFile= paths; `-` prefixed ones may be missing.
+    pub environment_files: Vec<(String, bool)>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// WorkingDirectory=, and whether it may be missing (`-`).
+    pub working_directory: Option<(String, bool)>,
+    pub umask: u32,
+    pub pid_file: Option<String>,
+    pub kill_signal: Signal,
+    pub kill_mode: KillMode,
+    pub timeout_start: Duration,
+    pub timeout_stop: Duration,
+    pub remain_after_exit: bool,
+    /// (base, names, mode) for Runtime/State/Cache/Logs/ConfigurationDirectory=.
+    pub directories: Vec<(&'static str, Vec<String>, u32)>,
+}
+
+/// The longest a service may take to stop inside; the host unit allows a
+/// little more, so the shim, not systemd's SIGKILL, ends it.
+pub const MAX_STOP: Duration = Duration::from_secs(90);
+
+/// Splits a command line the way systemd does: quotes, backslash escapes,
+/// and the prefixes `@ - : + !`.
+pub fn parse_cmd(line: &str) -> Result<Cmd> {
+    let line = line.trim_start();
+    let mut rest = line;
+    let (mut ignore, mut argv0, mut no_expand) = (false, false, false);
+    loop {
+        match rest.chars().next() {
+            Some('-') => ignore = true,
+            Some('@') => argv0 = true,
+            Some(':') => no_expand = true,
+            // Full privileges outside the sandbox's confinement do not
+            // exist here: the command runs confined like the rest.
+            Some('+') | Some('!') => {}
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    let words = shell_words::split(rest).map_err(|e| anyhow!("bad command line '{line}': {e}"))?;
+    let mut words = words.into_iter();
+    let path = words.next().ok_or_else(|| anyhow!("empty command line '{line}'"))?;
+    let mut argv = Vec::new();
+    if argv0 {
+        argv.push(words.next().ok_or_else(|| anyhow!("'{line}': @ needs an argv[0] after the path"))?);
+    } else {
+        argv.push(path.clone());
+    }
+    argv.extend(words);
+    Ok(Cmd { path, argv, ignore_failure: ignore, no_expand })
+}
+
+/// `$VAR` as a whole word becomes the variable's words; `${VAR}` is
+/// replaced in place, as systemd.service(5) says.
+pub fn expand_words(argv: &[String], env: &[(String, String)]) -> Vec<String> {
+    let lookup = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let mut out = Vec::new();
+    for w in argv {
+        if let Some(name) = w.strip_prefix('$').filter(|n| !n.is_empty() && n.bytes().all(is_var_byte)) {
+            out.extend(lookup(name).unwrap_or("").split_whitespace().map(str::to_string));
+            continue;
+        }
+        let mut s = String::new();
+        let mut rest = w.as_str();
+        while let Some(i) = rest.find("${") {
+            s.push_str(&rest[..i]);
+            match rest[i + 2..].find('}') {
+                Some(j) => {
+                    s.push_str(lookup(&rest[i + 2..i + 2 + j]).unwrap_or(""));
+                    rest = &rest[i + 3 + j..];
+                }
+                None => {
+                    s.push_str(&rest[i..]);
+                    rest = "";
+                }
+            }
+        }
+        s.push_str(rest);
+        out.push(s);
+    }
+    out
+}
+
+fn is_var_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// systemd time spans: "90", "5s", "1min 30s", "500ms", "infinity".
+pub fn parse_timespan(s: &str) -> Result<Option<Duration>> {
+    let s = s.trim();
+    if s == "infinity" {
+        return Ok(None);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.trim_start().is_empty() {
+        rest = rest.trim_start();
+        let n = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().map_err(|_| anyhow!("bad time span '{s}'"))?;
+        rest = &rest[n..];
+        let u = rest.find(|c: char| c.is_ascii_digit() || c.is_whitespace()).unwrap_or(rest.len());
+        let unit = &rest[..u];
+        rest = &rest[u..];
+        let secs = match unit {
+            "" | "s" | "sec" | "second" | "seconds" => 1.0,
+            "ms" | "msec" => 0.001,
+            "us" | "usec" => 0.000_001,
+            "m" | "min" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hour" | "hours" => 3600.0,
+            _ => bail!("bad time unit '{unit}' in '{s}'"),
+        };
+        total += Duration::from_secs_f64(num * secs);
+    }
+    Ok(Some(total))
+}
+
+fn signal(name: &str) -> Result<Signal> {
+    let n = name.trim();
+    let full = if n.starts_with("SIG") { n.to_string() } else { format!("SIG{n}") };
+    full.parse::<Signal>().map_err(|_| anyhow!("unknown signal '{name}'"))
+}
+
+fn octal(s: &str) -> Result<u32> {
+    u32::from_str_radix(s.trim(), 8).map_err(|_| anyhow!("bad mode '{s}': give octal, e.g. 0755"))
+}
+
+impl Service {
+    pub fn from_unit(unit: &str, text: &str, spec: &Specifiers) -> Result<Self> {
+        let f = UnitFile::parse(text).with_context(|| format!("parsing {unit}"))?;
+        let x = |v: &str| spec.expand(v).with_context(|| format!("in {unit}"));
+        let one = |k: &str| -> Result<Option<String>> { f.get("Service", k).map(x).transpose() };
+        let cmds = |k: &str| -> Result<Vec<Cmd>> {
+            f.get_all("Service", k)
+                .into_iter()
+                .map(|v| parse_cmd(&x(v)?).with_context(|| format!("{unit}: {k}=")))
+                .collect()
+        };
+        let start = cmds("ExecStart")?;
+        let kind = match one("Type")?.as_deref() {
+            None if start.is_empty() => Type::Oneshot,
+            None | Some("simple") => Type::Simple,
+            Some("exec") => Type::Exec,
+            Some("forking") => Type::Forking,
+            Some("notify") | Some("notify-reload") => Type::Notify,
+            Some("oneshot") => Type::Oneshot,
+            Some(t) => {
+                bail!("{unit}: Type={t} is not supported in a sandbox (use simple, exec, forking, notify or oneshot)")
+            }
+        };
+        if start.is_empty() && kind != Type::Oneshot {
+            bail!("{unit} has no ExecStart=");
+        }
+        if start.len() > 1 && kind != Type::Oneshot {
+            bail!("{unit}: several ExecStart= lines need Type=oneshot");
+        }
+        let mut environment = Vec::new();
+        for v in f.get_all("Service", "Environment") {
+            for w in shell_words::split(&x(v)?).map_err(|e| anyhow!("{unit}: Environment={v}: {e}"))? {
+                if let Some((k, val)) = w.split_once('=') {
+                    environment.push((k.to_string(), val.to_string()));
+                }
+            }
+        }
+        let environment_files = f
+            .get_all("Service", "EnvironmentFile")
+            .into_iter()
+            .map(|v| {
+                let v = x(v)?;
+                Ok(match v.strip_prefix('-') {
+                    Some(p) => (p.to_string(), true),
+                    None => (v, false),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let timeout = |k: &str, default: Duration| -> Result<Duration> {
+            let both = one("TimeoutSec")?;
+            Ok(match one(k)?.or(both) {
+                Some(v) => parse_timespan(&v)?.unwrap_or(Duration::MAX),
+                None => default,
+            })
+        };
+        let mut directories = Vec::new();
+        for (key, base, mode_key) in [
+            ("RuntimeDirectory", "/run", "RuntimeDirectoryMode"),
+            ("StateDirectory", "/var/lib", "StateDirectoryMode"),
+            ("CacheDirectory", "/var/cache", "CacheDirectoryMode"),
+            ("LogsDirectory", "/var/log", "LogsDirectoryMode"),
+            ("ConfigurationDirectory", "/etc", "ConfigurationDirectoryMode"),
+        ] {
+            let names: Vec<String> = f.get_words("Service", key).iter().map(|w| x(w)).collect::<Result<_>>()?;
+            if !names.is_empty() {
+                let mode = one(mode_key)?.map(|m| octal(&m)).transpose()?.unwrap_or(0o755);
+                directories.push((base, names, mode));
+            }
+        }
+        Ok(Service {
+            unit: unit.to_string(),
+            kind,
+            start_pre: cmds("ExecStartPre")?,
+            start,
+            start_post: cmds("ExecStartPost")?,
+            stop: cmds("ExecStop")?,
+            stop_post: cmds("ExecStopPost")?,
+            reload: cmds("ExecReload")?,
+            environment,
+            environment_files,
+            user: one("User")?,
+            group: one("Group")?,
+            working_directory: one("WorkingDirectory")?.map(|w| match w.strip_prefix('-') {
+                Some(p) => (p.to_string(), true),
+                None => (w, false),
+            }),
+            umask: one("UMask")?.map(|m| octal(&m)).transpose()?.unwrap_or(0o022),
+            pid_file: one("PIDFile")?,
+            kill_signal: one("KillSignal")?.map(|s| signal(&s)).transpose()?.unwrap_or(Signal::SIGTERM),
+            kill_mode: match one("KillMode")?.as_deref() {
+                None | Some("control-group") => KillMode::ControlGroup,
+                Some("mixed") => KillMode::Mixed,
+                Some("process") => KillMode::Process,
+                Some("none") => KillMode::None,
+                Some(m) => bail!("{unit}: unknown KillMode={m}"),
+            },
+            timeout_start: timeout("TimeoutStartSec", Duration::from_secs(90))?,
+            timeout_stop: timeout("TimeoutStopSec", MAX_STOP)?.min(MAX_STOP),
+            remain_after_exit: one("RemainAfterExit")?
+                .is_some_and(|v| matches!(v.as_str(), "yes" | "true" | "1" | "on")),
+            directories,
+        })
+    }
+
+    /// A generic sandbox's command, run like `Type=exec`.
+    pub fn from_command(argv: &[String]) -> Result<Self> {
+        let path = argv.first().ok_or_else(|| anyhow!("no command to run"))?.clone();
+        Ok(Service {
+            unit: "command".into(),
+            kind: Type::Exec,
+            start_pre: vec![],
+            start: vec![Cmd { path, argv: argv.to_vec(), ignore_failure: false, no_expand: true }],
+            start_post: vec![],
+            stop: vec![],
+            stop_post: vec![],
+            reload: vec![],
+            environment: vec![],
+            environment_files: vec![],
+            user: None,
+            group: None,
+            working_directory: None,
+            umask: 0o022,
+            pid_file: None,
+            kill_signal: Signal::SIGTERM,
+            kill_mode: KillMode::ControlGroup,
+            timeout_start: Duration::from_secs(90),
+            timeout_stop: Duration::from_secs(10),
+            remain_after_exit: false,
+            directories: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Specifiers {
+        Specifiers { unit: "web@a1.service".into(), instance: "a1".into(), hostname: "a1".into() }
+    }
+
+    #[test]
+    fn nginx_and_apache_units_read_as_systemd_reads_them() {
+        let nginx = "[Service]\nType=forking\nPIDFile=/run/nginx.pid\n\
+            ExecStartPre=/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'\n\
+            ExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n\
+            ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile /run/nginx.pid\n\
+            TimeoutStopSec=5\nKillMode=mixed\n";
+        let s = Service::from_unit("nginx.service", nginx, &spec()).unwrap();
+        assert_eq!(s.kind, Type::Forking);
+        assert_eq!(s.start_pre[0].argv, vec!["/usr/sbin/nginx", "-t", "-q", "-g", "daemon on; master_process on;"]);
+        assert!(s.stop[0].ignore_failure);
+        assert_eq!(s.stop[0].path, "/sbin/start-stop-daemon");
+        assert_eq!(s.timeout_stop, Duration::from_secs(5));
+        assert_eq!(s.kill_mode, KillMode::Mixed);
+        assert_eq!(s.pid_file.as_deref(), Some("/run/nginx.pid"));
+    }
+
+    #[test]
+    fn resets_continuations_specifiers_and_prefixes() {
+        let text = "[Service]\nExecStart=/bin/old\nExecStart=\nExecStart=@/bin/real argv0 \\\n  --name %i\n\
+            Environment=A=1 \"B=two words\"\nEnvironment=C=%n\nRuntimeDirectory=web/%i\nRuntimeDirectoryMode=0750\n\
+            User=www-data\nUMask=0027\nKillSignal=SIGQUIT\nTimeoutSec=1min 30s\n";
+        let s = Service::from_unit("web@a1.service", text, &spec()).unwrap();
+        assert_eq!(s.kind, Type::Simple);
+        assert_eq!(s.start.len(), 1);
+        assert_eq!(s.start[0].path, "/bin/real");
+        assert_eq!(s.start[0].argv, vec!["argv0", "--name", "a1"]);
+        assert_eq!(
+            s.environment,
+            vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "web@a1.service".into())]
+        );
+        assert_eq!(s.directories, vec![("/run", vec!["web/a1".to_string()], 0o750)]);
+        assert_eq!(s.umask, 0o027);
+        assert_eq!(s.kill_signal, Signal::SIGQUIT);
+        assert_eq!(s.timeout_stop, Duration::from_secs(90));
+        assert_eq!(s.timeout_start, Duration::from_secs(90));
+        assert!(Service::from_unit("x.service", "[Service]\nType=idle\nExecStart=/bin/x\n", &spec()).is_err());
+        assert!(Service::from_unit("x.service", "[Service]\nType=simple\n", &spec()).is_err());
+    }
+
+    #[test]
+    fn variables_expand_as_systemd_says() {
+        let env = vec![("OPTS".to_string(), "-a  -b".to_string()), ("D".to_string(), "/x".to_string())];
+        let w: Vec<String> =
+            ["/bin/p", "$OPTS", "--dir=${D}/y", "$MISSING", "${D"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(expand_words(&w, &env), vec!["/bin/p", "-a", "-b", "--dir=/x/y", "${D"]);
+    }
+
+    #[test]
+    fn time_spans() {
+        assert_eq!(parse_timespan("5").unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(parse_timespan("1min 30s").unwrap(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_timespan("250ms").unwrap(), Some(Duration::from_millis(250)));
+        assert_eq!(parse_timespan("infinity").unwrap(), None);
+        assert!(parse_timespan("5 parsecs").is_err());
+    }
+}

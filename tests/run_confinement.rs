@@ -1,0 +1,53 @@
+//! A generic sandbox running tests' probe program (examples/probe.rs) checks
+//! its confinement from the inside, under the harness's real systemd.
+mod harness;
+use harness::*;
+
+#[test]
+fn the_probe_finds_every_default_in_force() {
+    let s = Systemd::boot();
+    let probe = probe_binary();
+    assert!(probe.exists(), "{} not built (cargo test builds examples)", probe.display());
+    s.ok(&["create", "-p", "/var/lib/probe", "box1", "--", "/var/lib/probe/probe", "box1", "/var/lib/probe"]);
+    // The command must be inside the sandbox: put it in its private path.
+    s.sh_ok(&format!("install -m 0755 {} /var/lib/sandbox-service/box1/tree/var/lib/probe/probe", probe.display()));
+    let out = s.run(&["systemctl", "start", "box1.service"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = s.wait_for("journalctl -u box1 -o cat -q --no-pager", |j| j.contains("probe: "));
+    let checks = log.lines().filter(|l| l.starts_with("ok ") || l.starts_with("FAIL ")).count();
+    assert!(checks >= 40, "too few checks ran:\n{log}");
+    assert!(log.contains("probe: 0 failed"), "{log}");
+    assert!(!log.contains("FAIL"), "{log}");
+    // The probe exits 0, and the unit ends cleanly with it.
+    let st = s.wait_for("systemctl is-active box1.service", |o| o.trim() == "inactive");
+    assert_eq!(st.trim(), "inactive", "{}", s.journal("box1.service"));
+    assert_eq!(s.prop("box1.service", "ExecMainStatus"), "0");
+}
+
+fn interfaces(s: &Systemd, unit: &str) -> Vec<String> {
+    let log = s.wait_for(&format!("journalctl -u {unit} -o cat -q --no-pager"), |j| j.contains("lo:"));
+    let mut v: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.trim().split_once(':'))
+        // "  lo: 1234 5 ..." lines of /proc/net/dev, nothing else.
+        .filter(|(n, rest)| !n.contains(' ') && rest.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    let s = Systemd::boot();
+    // An interface the harness's own network has, so "host" can be told apart.
+    s.sh_ok("ip link add v0 type veth peer name v1");
+    for name in ["net1", "net2"] {
+        s.ok(&["create", name, "--", "/bin/sh", "-c", "cat /proc/net/dev; exec sleep 1000"]);
+    }
+    s.sh_ok("sed -i 's/^network=host/network=none/' /etc/sandbox-service/net1.sandbox");
+    s.sh_ok("systemctl start net1.service net2.service");
+    assert_eq!(interfaces(&s, "net1.service"), vec!["lo"]);
+    assert_eq!(interfaces(&s, "net2.service"), vec!["lo", "v0", "v1"]);
+    s.sh_ok("systemctl stop net1.service net2.service");
+}
