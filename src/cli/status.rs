@@ -47,6 +47,13 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         unit_files.push(layout.unit_dir().join(units::target_name(svc)?));
     }
     let state = sandbox::unit_state(layout, &c.unit)?;
+    // Only a running unit has a main PID, an uptime and memory to show.
+    let running = match &state {
+        Some(st) if crate::systemd::is_running(st) => {
+            crate::systemd::connect().ok().and_then(|conn| crate::systemd::runtime(&conn, &c.unit).ok())
+        }
+        _ => None,
+    };
     if a.json {
         let mut v = summary(&c);
         v["config"] = json!(path);
@@ -55,6 +62,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         v["unit_files"] = json!(unit_files);
         v["label_note"] = json!(manifest.label_note);
         v["active_state"] = json!(state);
+        v["running"] = json!(running);
         v["stats"] = json!(manifest.stats);
         v["private"] = json!(manifest.plan.private);
         if a.explain {
@@ -65,6 +73,11 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     }
     println!("sandbox:  {}", c.name);
     println!("unit:     {} ({})", c.unit, state.as_deref().unwrap_or("state unknown: systemd not reachable"));
+    if let Some(r) = &running {
+        let up = (sandbox::now() * 1_000_000).saturating_sub(r.active_since_usec) / 1_000_000;
+        let mem = r.memory.map_or("not accounted".to_string(), |m| format!("{:.1} MiB", m as f64 / 1048576.0));
+        println!("running:  pid {} ({}), up {}, memory {mem}", r.main_pid, r.sub_state, uptime(up));
+    }
     match &c.payload {
         Payload::Services(s) => println!("services: {}", s.join(" ")),
         Payload::Command(cmd) => println!("command:  {}", shell_words::join(cmd)),
@@ -92,4 +105,24 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         print!("{}", manifest.plan.explain());
     }
     Ok(())
+}
+
+/// "3h 2min 5s" style, as systemctl prints it.
+fn uptime(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}min {s}s"),
+        _ => format!("{h}h {m}min {s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_reads_like_systemctl() {
+        assert_eq!(super::uptime(5), "5s");
+        assert_eq!(super::uptime(125), "2min 5s");
+        assert_eq!(super::uptime(3 * 3600 + 65), "3h 1min 5s");
+    }
 }

@@ -84,6 +84,23 @@ fn unit_text(layout: &Layout, cfg: &SandboxConfig, service: &str) -> Result<(Str
     Ok((unit, text))
 }
 
+/// The other sandboxes' configs. One that does not parse is reported and
+/// passed over: a broken neighbour must not keep this sandbox from starting.
+fn other_configs(layout: &Layout, name: &str) -> Vec<SandboxConfig> {
+    let Ok(rd) = std::fs::read_dir(layout.config_dir()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in rd.flatten().map(|e| e.path()) {
+        if p.extension().is_none_or(|e| e != "sandbox") || p.file_stem().is_some_and(|s| s == name) {
+            continue;
+        }
+        match SandboxConfig::load(&p) {
+            Ok(c) => out.push(c),
+            Err(e) => eprintln!("sandbox-service: warning: label not checked against {}: {e:#}", p.display()),
+        }
+    }
+    out
+}
+
 fn cstr(s: impl Into<Vec<u8>>) -> Result<CString> {
     CString::new(s).context("an argument holds a NUL byte")
 }
@@ -92,6 +109,17 @@ fn cstr(s: impl Into<Vec<u8>>) -> Result<CString> {
 /// and says how.
 pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     let cfg = config::load_named(layout, name)?;
+    if let Some(l) = cfg.label {
+        // Two sandboxes with one label could reach each other's files
+        // under SELinux: refuse to start rather than share.
+        if let Some(other) = other_configs(layout, name).iter().find(|o| o.label == Some(l)) {
+            bail!(
+                "label {l} of sandbox '{name}' is also used by sandbox '{}': give one of them another label \
+                 (sandbox-service clone -s dynamic, or edit label= in its .sandbox file)",
+                other.name
+            );
+        }
+    }
     let state = layout.state_dir(name);
     if !state.is_dir() {
         bail!(

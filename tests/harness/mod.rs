@@ -143,7 +143,7 @@ impl Systemd {
 
     /// The body of http://127.0.0.1:PORT/ inside the harness's network.
     pub fn http(&self, port: u16) -> String {
-        self.sh_ok(&format!("curl -sS --max-time 5 -w '\\n%{{http_code}}' http://127.0.0.1:{port}/"))
+        self.sh_ok(&format!("curl -sS --max-time 5 -w '%{{http_code}}' http://127.0.0.1:{port}/"))
     }
 
     /// Waits until `cond` holds for the output of `script`, up to 10 s.

@@ -1,0 +1,95 @@
+//! What systemd sees when a sandboxed service fails, and when a sandbox
+//! cannot start: a failed unit, the reason in its journal, nothing left.
+mod harness;
+use harness::*;
+
+#[test]
+fn a_crash_fails_the_unit_with_its_status_and_restart_on_failure_restarts_it() {
+    let s = Systemd::boot();
+    s.ok(&["create", "crash1", "--", "/bin/sh", "-c", "echo dying; exit 7"]);
+    let out = s.run(&["systemctl", "start", "crash1.service"]);
+    // Type=notify: READY=1 came at exec; the exit comes right after.
+    let st = s.wait_for("systemctl is-active crash1.service", |o| o.trim() == "failed");
+    assert_eq!(st.trim(), "failed", "{}{}", stderr(&out), s.journal("crash1.service"));
+    assert_eq!(s.prop("crash1.service", "ExecMainStatus"), "7");
+    assert_eq!(s.prop("crash1.service", "Result"), "exit-code");
+    assert!(s.journal("crash1.service").contains("dying"), "the service's output reaches the host journal");
+
+    // A drop-in, as an admin would write: fail twice, then run.
+    s.ok(&[
+        "create",
+        "-p",
+        "/var/lib/count",
+        "flaky1",
+        "--",
+        "/bin/sh",
+        "-c",
+        "n=$(cat /var/lib/count/n 2>/dev/null || echo 0); echo $((n+1)) > /var/lib/count/n; \
+         [ $n -ge 2 ] && exec sleep 1000; exit 9",
+    ]);
+    s.sh_ok("mkdir -p /etc/systemd/system/flaky1.service.d && printf '[Service]\\nRestart=on-failure\\nRestartSec=100ms\\n' \
+             > /etc/systemd/system/flaky1.service.d/restart.conf && systemctl daemon-reload");
+    let _ = s.run(&["systemctl", "start", "flaky1.service"]);
+    let n = s.wait_for("systemctl show -p NRestarts --value flaky1.service", |o| o.trim() == "2");
+    assert_eq!(n.trim(), "2", "{}", s.journal("flaky1.service"));
+    let st = s.wait_for("systemctl is-active flaky1.service", |o| o.trim() == "active");
+    assert_eq!(st.trim(), "active");
+    s.sh_ok("systemctl stop flaky1.service");
+}
+
+/// Starts `unit`, which must fail with `message` in its journal, leaving
+/// nothing mounted.
+fn fails_to_start(s: &Systemd, name: &str, message: &str) {
+    let before = s.sh_ok("wc -l < /proc/self/mountinfo");
+    let unit = format!("{name}.service");
+    let out = s.run(&["systemctl", "start", &unit]);
+    assert!(!out.status.success(), "{name} started");
+    assert_eq!(s.prop(&unit, "ActiveState"), "failed");
+    assert!(s.journal(&unit).contains(message), "{}", s.journal(&unit));
+    // Our own start says the same, from the config or the unit's last log lines.
+    let out = s.tool(&["start", name]);
+    assert!(!out.status.success(), "{name} started");
+    assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    assert_eq!(s.sh_ok("wc -l < /proc/self/mountinfo"), before, "nothing mounted on the host");
+    assert!(s.sh_ok(&format!("ls -A /run/sandbox-service/{name} 2>/dev/null || true")).trim().is_empty());
+}
+
+#[test]
+fn bad_configs_fail_the_unit_with_a_clear_message() {
+    let s = Systemd::boot();
+    for n in ["gone1", "odd1", "dup1", "dup2"] {
+        s.ok(&["create", n, "--", "/bin/sleep", "1000"]);
+    }
+    s.sh_ok("rm -rf /var/lib/sandbox-service/gone1");
+    fails_to_start(&s, "gone1", "state directory /var/lib/sandbox-service/gone1 of sandbox 'gone1' is missing");
+
+    s.sh_ok("sed -i 's/^\\[limits\\]/[limits]\\nflavour=mint/' /etc/sandbox-service/odd1.sandbox");
+    fails_to_start(&s, "odd1", "unknown key 'flavour' in [limits]");
+
+    let label = s.sh_ok("sed -n 's/^label=//p' /etc/sandbox-service/dup1.sandbox");
+    s.sh_ok(&format!("sed -i 's/^label=.*/label={}/' /etc/sandbox-service/dup2.sandbox", label.trim()));
+    fails_to_start(&s, "dup2", "is also used by sandbox 'dup1'");
+
+    // A stop on a sandbox that is not running is no error; an unknown name is.
+    let out = s.tool(&["start", "nosuch"]);
+    assert_eq!(stderr(&out).trim(), "sandbox-service: error: no sandbox named 'nosuch': see sandbox-service list");
+}
+
+#[test]
+fn a_hundred_start_stop_cycles_leave_nothing_behind() {
+    let s = Systemd::boot();
+    s.ok(&["create", "cyc1", "--", "/bin/sleep", "1000"]);
+    let ns_before = s.sh_ok("ls -l /proc/[0-9]*/ns/mnt 2>/dev/null | sed 's/.*-> //' | sort -u | wc -l");
+    let mounts_before = s.sh_ok("cat /proc/self/mountinfo");
+    for i in 0..100 {
+        let out = s.run(&["systemctl", "start", "cyc1.service"]);
+        assert!(out.status.success(), "start {i}: {}", stderr(&out));
+        let out = s.run(&["systemctl", "stop", "cyc1.service"]);
+        assert!(out.status.success(), "stop {i}: {}", stderr(&out));
+    }
+    assert_eq!(s.prop("cyc1.service", "Result"), "success");
+    assert!(s.sh_ok("pgrep -a sleep || true").trim().is_empty());
+    assert_eq!(s.sh_ok("cat /proc/self/mountinfo"), mounts_before);
+    let ns_after = s.sh_ok("ls -l /proc/[0-9]*/ns/mnt 2>/dev/null | sed 's/.*-> //' | sort -u | wc -l");
+    assert_eq!(ns_after, ns_before, "no mount namespace outlives its sandbox");
+}
