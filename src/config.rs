@@ -58,7 +58,7 @@ pub struct Container {
 }
 
 impl Container {
-    fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         for c in self.caps_add.iter().chain(&self.caps_drop) {
             crate::runtime::caps::parse(c)?;
         }

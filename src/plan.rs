@@ -155,7 +155,14 @@ pub struct UnitInput<'a> {
 
 /// The packages whose payload a sandbox gets: each unit's owner with the
 /// other packages of its source, plus the `-P` packages as named.
-pub fn resolve_packages(dbs: &Databases, units: &[UnitInput], extra: &[String]) -> Result<Vec<(PackageInfo, String)>> {
+/// `unpackaged_ok`: a unit owned by no package is the admin's own (its
+/// directives and `-p` paths still make the plan); otherwise that is an error.
+pub fn resolve_packages(
+    dbs: &Databases,
+    units: &[UnitInput],
+    extra: &[String],
+    unpackaged_ok: bool,
+) -> Result<Vec<(PackageInfo, String)>> {
     let mut out: Vec<(PackageInfo, String)> = Vec::new();
     let mut push = |p: PackageInfo, why: String| {
         if !out.iter().any(|(q, _)| q.name == p.name && q.db == p.db) {
@@ -169,9 +176,10 @@ pub fn resolve_packages(dbs: &Databases, units: &[UnitInput], extra: &[String]) 
         spellings.dedup();
         let owners = dbs.owners(&spellings)?;
         if owners.is_empty() {
-            if extra.is_empty() {
+            if extra.is_empty() && !unpackaged_ok {
                 bail!(
-                    "unit {} ({}) is owned by no installed package: name the packages to clone with -P PACKAGE",
+                    "unit {} ({}) is owned by no installed package: name the packages to clone with -P PACKAGE, \
+                     or pass --no-package if it is your own unit",
                     u.unit.name.unit,
                     u.unit.real_fragment.display()
                 );
@@ -609,8 +617,9 @@ fn expand_vars(s: &str, vars: &[(String, String)]) -> String {
 }
 
 impl Plan {
-    /// The human explanation `--explain` prints: one line a path.
-    pub fn explain(&self) -> String {
+    /// The human explanation `--explain` prints: one line a path. The
+    /// masks are read from the tree's /etc (`layout`).
+    pub fn explain(&self, layout: &Layout) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(
@@ -637,7 +646,7 @@ impl Plan {
         for n in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
         }
-        let _ = writeln!(s, "shared   everything else: visible from the host, as the runtime's mount rules say");
+        s.push_str(&crate::runtime::rootfs::explain(&layout.host("/etc"), &self.private));
         s
     }
 

@@ -72,6 +72,9 @@ fn apache2_sandbox_has_its_package_payload_and_nothing_else() {
     let explain = s.ok(&["status", "web1", "--explain"]);
     assert!(explain.contains("private  /etc/apache2 (dir): directory of apache2"), "{explain}");
     assert!(explain.contains("shared   /etc/logrotate.d:"), "{explain}");
+    // The runtime's rules follow, with the host's secrets by name.
+    assert!(explain.contains("masked   /etc/shadow: password hashes"), "{explain}");
+    assert!(explain.contains("own      /var: the sandbox's state directory"), "{explain}");
     let list: serde_json::Value = serde_json::from_str(&s.ok(&["list", "--json"])).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 

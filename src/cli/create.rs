@@ -38,12 +38,18 @@ pub struct Args {
     /// maintainer script made. Created empty if absent. Repeatable.
     #[arg(short = 'p', long = "private", value_name = "PATH")]
     pub private: Vec<String>,
+    /// The unit is your own, owned by no package: make private only what its
+    /// directives and -p name.
+    #[arg(long)]
+    pub no_package: bool,
     /// Print each private path and why it is private.
     #[arg(long)]
     pub explain: bool,
     /// Plan only: print the plan and change nothing.
     #[arg(long, requires = "explain")]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub container: ContainerArgs,
     /// The sandbox's name: [A-Za-z0-9_-], at most 64 characters.
     pub name: String,
     /// For a generic sandbox: the command to run, with its arguments.
@@ -51,9 +57,53 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
+/// How the container is made; each is a key of the .sandbox file
+/// (sandbox-service.sandbox(5)) that can be changed later.
+#[derive(clap::Args, Debug, Default)]
+pub struct ContainerArgs {
+    /// host: the host's network (the default); none: loopback only.
+    #[arg(long, value_name = "host|none", default_value = "host")]
+    pub network: String,
+    /// Add a capability to Docker's default 14 (e.g. CAP_NET_ADMIN). Repeatable.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability from the default set (e.g. CAP_NET_RAW). Repeatable.
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// MemoryMax= of the unit, e.g. 512M.
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// CPUQuota= of the unit, e.g. 50%.
+    #[arg(long, value_name = "PERCENT")]
+    pub cpu: Option<String>,
+    /// TasksMax= of the unit, e.g. 256.
+    #[arg(long, value_name = "N")]
+    pub tasks: Option<String>,
+}
+
+impl ContainerArgs {
+    pub fn to_container(&self) -> Result<config::Container> {
+        let c = config::Container {
+            network: match self.network.as_str() {
+                "host" => config::Network::Host,
+                "none" => config::Network::None,
+                n => bail!("--network {n}: use host or none"),
+            },
+            caps_add: self.cap_add.clone(),
+            caps_drop: self.cap_drop.clone(),
+            memory: self.memory.clone(),
+            cpu: self.cpu.clone(),
+            tasks: self.tasks.clone(),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.name)?;
     let security: Security = a.security.parse()?;
+    let container = a.container.to_container()?;
     let payload = match (a.units.is_empty(), a.command.is_empty()) {
         (true, true) => bail!("nothing to run: name a service with -u UNIT, or a command after --"),
         (false, false) => bail!("give either -u UNIT or a command after --, not both"),
@@ -70,7 +120,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let unit = units::unit_name(&a.name, &payload)?;
     let plan = make_plan(layout, &a, &payload)?;
     if a.explain {
-        print!("{}", plan.explain());
+        print!("{}", plan.explain(layout));
     }
     if a.dry_run {
         return Ok(());
@@ -88,7 +138,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         security,
         label,
         created: sandbox::now(),
-        container: Default::default(),
+        container,
     };
 
     let txn = Txn::begin(layout, &a.name, Op::Create)?;
@@ -148,7 +198,7 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
         })
         .collect();
     let dbs = Databases::open(layout)?;
-    let packages = plan::resolve_packages(&dbs, &inputs, &a.packages)?;
+    let packages = plan::resolve_packages(&dbs, &inputs, &a.packages, a.no_package)?;
     plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)
 }
 

@@ -7,6 +7,7 @@ mod list;
 mod run;
 mod start_stop;
 mod status;
+mod update;
 
 use crate::layout::Layout;
 use anyhow::Result;
@@ -32,15 +33,19 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    Create(create::Args),
+    Create(Box<create::Args>),
     List(list::Args),
     Status(status::Args),
     Delete(delete::Args),
     Clone(clone::Args),
     Run(run::Args),
+    /// Start a sandbox through systemd and wait until it is up.
     Start(start_stop::Args),
+    /// Stop a sandbox through systemd and wait until it is down.
     Stop(start_stop::Args),
+    /// Restart a sandbox through systemd and wait until it is up.
     Restart(start_stop::Args),
+    Update(update::Args),
 }
 
 /// Runs the command; Ok holds the exit status (non-zero only from `run`,
@@ -54,7 +59,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let layout = Layout::new(cli.root.as_deref());
     use crate::systemd::Job;
     match cli.command {
-        Command::Create(a) => create::run(&layout, a, cli.quiet),
+        Command::Create(a) => create::run(&layout, *a, cli.quiet),
         Command::List(a) => list::run(&layout, a),
         Command::Status(a) => status::run(&layout, a),
         Command::Delete(a) => delete::run(&layout, a, cli.quiet),
@@ -63,6 +68,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Start(a) => start_stop::run(&layout, a, Job::Start, cli.quiet),
         Command::Stop(a) => start_stop::run(&layout, a, Job::Stop, cli.quiet),
         Command::Restart(a) => start_stop::run(&layout, a, Job::Restart, cli.quiet),
+        Command::Update(a) => update::run(&layout, a, cli.quiet),
     }?;
     Ok(0)
 }

@@ -6,6 +6,7 @@ use anyhow::Result;
 /// Run a sandbox in the foreground (its unit's ExecStart= calls this).
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The sandbox's name.
     pub name: String,
 }
 

@@ -6,9 +6,9 @@ use crate::layout::Layout;
 use crate::systemd::{self, Job};
 use anyhow::{anyhow, bail, Result};
 
-/// Start, stop or restart a sandbox through systemd and wait for the result.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The sandbox's name.
     pub name: String,
 }
 

@@ -102,7 +102,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         println!("cloned from: {src}");
     }
     if a.explain {
-        print!("{}", manifest.plan.explain());
+        print!("{}", manifest.plan.explain(layout));
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 //! Two processes: this one stays in the host's namespaces, relays the
 //! shim's readiness to systemd, forwards signals and exits with the shim's
 //! status; the child, made with clone(2) in new namespaces, builds the root
-//! (rootfs), confines itself (confine) and executes the shim from a sealed
-//! memfd copy, so nothing inside can rewrite a host binary through
-//! /proc/1/exe.
+//! (rootfs), confines itself (confine) and executes the shim through a
+//! read-only bind mount of it, so nothing inside can rewrite the host's
+//! binary through /proc/1/exe (and PID 1 is not dumpable besides). A memfd
+//! copy, as runc makes, would cost each sandbox the binary's size in
+//! memory.
 
 pub mod caps;
 pub mod confine;
@@ -21,13 +23,11 @@ use crate::names::ServiceName;
 use crate::plan::Kind;
 use crate::{config, label, unitpath};
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{FcntlArg, SealFlag};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::WaitStatus;
 use std::ffi::CString;
-use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// The shim's binary name; it is looked up beside this one, then in
@@ -177,6 +177,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     let build_dir = Path::new("/run/sandbox-service").join(name);
     Ok(Launch {
         root: rootfs::RootSpec {
+            shim: shim_path()?,
             build_dir,
             tree,
             private: manifest.plan.private.clone(),
@@ -192,42 +193,9 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     })
 }
 
-/// A sealed, executable in-memory copy of the shim.
-fn shim_memfd() -> Result<OwnedFd> {
-    let path = shim_path()?;
-    let mut src = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let name = c"sandbox-service-init";
-    // MFD_EXEC (Linux 6.3+) says plainly that it will be executed; older
-    // kernels reject the flag and allow exec anyway.
-    let fd = nix::sys::memfd::memfd_create(
-        name,
-        nix::sys::memfd::MFdFlags::MFD_CLOEXEC
-            | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING
-            | nix::sys::memfd::MFdFlags::from_bits_retain(0x10),
-    )
-    .or_else(|_| {
-        nix::sys::memfd::memfd_create(
-            name,
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
-        )
-    })
-    .context("memfd_create for the shim")?;
-    let mut dst = File::from(fd);
-    std::io::copy(&mut src, &mut dst).context("copying the shim into memory")?;
-    nix::fcntl::fcntl(
-        &dst,
-        FcntlArg::F_ADD_SEALS(
-            SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SHRINK,
-        ),
-    )
-    .context("sealing the shim's copy")?;
-    Ok(dst.into())
-}
-
 /// Runs the sandbox in the foreground; returns the exit status to exit with.
 pub fn run(layout: &Layout, name: &str) -> Result<i32> {
     let launch = prepare(layout, name)?;
-    let shim = shim_memfd()?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .create(&launch.root.build_dir)
@@ -255,9 +223,8 @@ pub fn run(layout: &Layout, name: &str) -> Result<i32> {
     }
     let mut stack = vec![0u8; 1 << 20];
     let child_fd = theirs.as_raw_fd();
-    let shim_fd = shim.as_raw_fd();
     let cb = Box::new(|| -> isize {
-        match child(&launch, child_fd, shim_fd) {
+        match child(&launch, child_fd) {
             Ok(never) => match never {},
             Err(e) => {
                 eprintln!("sandbox-service: error: {e:#}");
@@ -270,14 +237,13 @@ pub fn run(layout: &Layout, name: &str) -> Result<i32> {
     let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
         .context("clone into new namespaces")?;
     drop(theirs);
-    drop(shim);
     notify::supervise(pid, &ours, &sigs)
 }
 
 enum Never {}
 
 /// The container's first process: mounts, confinement, exec of the shim.
-fn child(l: &Launch, notify_fd: RawFd, shim_fd: RawFd) -> Result<Never> {
+fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
     nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
     if l.cfg.container.network == Network::None {
         loopback_up()?;
@@ -310,14 +276,12 @@ fn child(l: &Launch, notify_fd: RawFd, shim_fd: RawFd) -> Result<Never> {
     }
     close_from(NOTIFY_FD + 1)?;
     confine::seccomp(&l.bpf)?;
-    // SAFETY: shim_fd is the memfd opened in the parent and still open here.
-    let shim = unsafe { std::os::fd::BorrowedFd::borrow_raw(shim_fd) };
-    let e = nix::unistd::fexecve(shim, &l.argv, &l.env).unwrap_err();
+    let e = nix::unistd::execve(&cstr(rootfs::SHIM_PATH)?, &l.argv, &l.env).unwrap_err();
     Err(e).context("executing the shim")
 }
 
-/// Marks every fd from `first` close-on-exec (the shim's memfd stays
-/// usable for the exec itself): the runtime's files never reach the shim.
+/// Marks every fd from `first` close-on-exec: the runtime's files never
+/// reach the shim.
 fn close_from(first: RawFd) -> Result<()> {
     // SAFETY: close_range only changes fd flags.
     let rc = unsafe {

@@ -40,6 +40,8 @@ pub struct RootSpec {
     pub hostname: String,
     /// Files written into the container's /run before it is entered.
     pub run_files: Vec<(String, Vec<u8>)>,
+    /// The host's sandbox-service-init, mounted read-only at SHIM_PATH.
+    pub shim: PathBuf,
 }
 
 /// /proc entries that leak host information or give a way out.
@@ -63,6 +65,8 @@ const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /// Where the runtime's own files sit inside the container's /run.
 pub const RUN_DIR: &str = "/run/sandbox-service";
+/// The shim inside the container: a read-only bind of the host's binary.
+pub const SHIM_PATH: &str = "/run/sandbox-service/init";
 
 fn bind(src: &Path, dst: &Path, recursive: bool) -> Result<()> {
     let flags = MsFlags::MS_BIND | if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
@@ -223,11 +227,16 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     }
     mkdir(&root.join("run/lock"), 0o1777)?;
     let run_dir = inside(root, RUN_DIR);
-    mkdir(&run_dir, 0o700)?;
+    // Services running as their own user reach the notify socket here.
+    mkdir(&run_dir, 0o755)?;
     for (name, content) in &spec.run_files {
         let p = run_dir.join(name);
         fs::write(&p, content).with_context(|| format!("writing {}", p.display()))?;
     }
+    let shim = inside(root, SHIM_PATH);
+    touch(&shim)?;
+    bind(&spec.shim, &shim, false)?;
+    remount_ro(&shim, NOSUID_NODEV)?;
     // /run starts empty, as after boot: the shim makes RuntimeDirectory=,
     // and services make the rest, as they do on the host.
     mount_var(root, spec)?;
@@ -326,6 +335,37 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
         mask(root, &inside(root, &p))?;
     }
     Ok(())
+}
+
+/// The mount rules as `--explain` prints them, after the private paths:
+/// what the service sees of the host, and what it cannot see.
+pub fn explain(host_etc: &Path, private: &[PrivatePath]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let mut line = |tag: &str, what: &str, why: &str| {
+        let _ = writeln!(s, "{tag:8} {what}: {why}");
+    };
+    line("shared", "/usr /bin /sbin /lib*", "the host's programs and libraries, read-only");
+    line(
+        "shared",
+        "/etc",
+        "the host's, read-only (ld.so.cache, nsswitch, passwd, resolv.conf, certificates...); private paths mounted over it",
+    );
+    for (p, why) in etc_masks(host_etc, private) {
+        line("masked", &p, &why);
+    }
+    line("own", "/var", "the sandbox's state directory: nothing of the host's /var");
+    line("own", "/etc/hostname /etc/hosts", "the sandbox's name");
+    line("fresh", "/tmp /run /home /root /dev/shm", "empty tmpfs, nosuid and nodev");
+    line("fresh", "/dev", "null zero full random urandom tty, console (= /dev/null), pts (new instance), shm, mqueue");
+    line(
+        "fresh",
+        "/proc",
+        &format!("new instance; masked {}; read-only {}", PROC_MASKED.join(" "), PROC_READONLY.join(" ")),
+    );
+    line("fresh", "/sys", &format!("read-only; masked {}", SYS_MASKED.join(" ")));
+    line("writable", "(Landlock)", "only the private paths, /tmp, /run, /var/tmp, /dev and /proc");
+    s
 }
 
 /// The container's /etc/hosts: the host's, with the sandbox's name on the

@@ -82,6 +82,8 @@ impl Shim {
         let notify = if want_notify {
             let _ = std::fs::remove_file(NOTIFY_SOCKET);
             let s = UnixDatagram::bind(NOTIFY_SOCKET).with_context(|| format!("binding {NOTIFY_SOCKET}"))?;
+            // As systemd's own: a service that dropped to its user must reach it.
+            std::fs::set_permissions(NOTIFY_SOCKET, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
             s.set_nonblocking(true)?;
             Some(s)
         } else {
