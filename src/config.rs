@@ -51,6 +51,9 @@ pub struct Container {
     /// `CAP_NET_ADMIN` or `net_admin`).
     pub caps_add: Vec<String>,
     pub caps_drop: Vec<String>,
+    /// The base of the sandbox's 65536 host ids in a user namespace, or
+    /// None to run without one.
+    pub private_users: Option<u32>,
     /// systemd's MemoryMax=, CPUQuota=, TasksMax= values.
     pub memory: Option<String>,
     pub cpu: Option<String>,
@@ -59,6 +62,9 @@ pub struct Container {
 
 impl Container {
     pub fn validate(&self) -> Result<()> {
+        if let Some(b) = self.private_users {
+            crate::runtime::userns::check_base(b)?;
+        }
         for c in self.caps_add.iter().chain(&self.caps_drop) {
             crate::runtime::caps::parse(c)?;
         }
@@ -86,7 +92,7 @@ impl Container {
 const KEYS: &[(&str, &[&str])] = &[
     ("sandbox", &["name", "unit", "services", "command", "packages", "created"]),
     ("security", &["mode", "label", "context"]),
-    ("container", &["network", "capabilities-add", "capabilities-drop"]),
+    ("container", &["network", "private-users", "capabilities-add", "capabilities-drop"]),
     ("limits", &["memory", "cpu", "tasks"]),
 ];
 
@@ -106,12 +112,13 @@ impl SandboxConfig {
             "# Sandbox {name}, made by sandbox-service; keys: sandbox-service.sandbox(5).\n\
              [sandbox]\nname={name}\nunit={unit}\nservices={services}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
-             [container]\nnetwork={network}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\n\
+             [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
                 Network::None => "none",
             },
+            users = self.container.private_users.map_or("no".to_string(), |b| b.to_string()),
             add = self.container.caps_add.join(" "),
             drop = self.container.caps_drop.join(" "),
             memory = self.container.memory.as_deref().unwrap_or(""),
@@ -180,6 +187,10 @@ impl SandboxConfig {
                 "" | "host" => Network::Host,
                 "none" => Network::None,
                 n => bail!("network={n}: use host or none"),
+            },
+            private_users: match get("container", "private-users").as_str() {
+                "" | "no" => None,
+                n => Some(n.parse().map_err(|_| anyhow!("private-users={n}: use no, or the base of an id range"))?),
             },
             caps_add: words("container", "capabilities-add"),
             caps_drop: words("container", "capabilities-drop"),
@@ -279,6 +290,7 @@ mod tests {
             network: Network::None,
             caps_add: vec!["CAP_NET_ADMIN".into()],
             caps_drop: vec!["net_raw".into(), "mknod".into()],
+            private_users: Some(0x9_0000),
             memory: Some("512M".into()),
             cpu: Some("50%".into()),
             tasks: Some("64".into()),

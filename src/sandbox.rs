@@ -46,6 +46,19 @@ pub fn choose_label(security: &Security, configs: &[SandboxConfig]) -> Result<Op
     }
 }
 
+/// A free base of 65536 host ids for a sandbox in a user namespace, clear
+/// of other sandboxes and of the host's /etc/subuid and /etc/subgid.
+/// Called with the state lock held.
+pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32> {
+    use crate::runtime::userns;
+    let used: BTreeSet<u32> = configs.iter().filter_map(|c| c.container.private_users).collect();
+    let mut taken = Vec::new();
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        taken.extend(userns::subid_ranges(&std::fs::read_to_string(layout.host(f)).unwrap_or_default()));
+    }
+    userns::allocate(&used, &taken)
+}
+
 /// Stages the units and the state directory `built`, and commits.
 /// The seccomp filter is compiled here, once, so starting only loads it.
 pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Path) -> Result<()> {

@@ -51,3 +51,46 @@ fn network_none_has_only_loopback() {
     assert_eq!(interfaces(&s, "net2.service"), vec!["lo", "v0", "v1"]);
     s.sh_ok("systemctl stop net1.service net2.service");
 }
+
+#[test]
+fn private_users_map_root_to_a_unique_unprivileged_range() {
+    let s = Systemd::boot();
+    s.ok(&[
+        "create",
+        "--private-users",
+        "-p",
+        "/var/lib/data",
+        "u1",
+        "--",
+        "/bin/sh",
+        "-c",
+        "cat /proc/self/uid_map; touch /var/lib/data/made; exec sleep 1000",
+    ]);
+    s.ok(&["create", "--private-users", "u2", "--", "/bin/sleep", "1000"]);
+    let base = |n: &str| -> u32 {
+        s.sh_ok(&format!("sed -n 's/^private-users=//p' /etc/sandbox-service/{n}.sandbox")).trim().parse().unwrap()
+    };
+    let (b1, b2) = (base("u1"), base("u2"));
+    assert!(b1 != b2 && b1 >= 524288 && b2 >= 524288 && b1 % 65536 == 0, "{b1} {b2}");
+    s.ok(&["start", "u1"]);
+    let j = s.wait_for("journalctl -u u1 -o cat -q --no-pager", |j| j.contains("65536"));
+    let map: Vec<&str> = j.lines().find(|l| l.contains("65536")).unwrap().split_whitespace().collect();
+    assert_eq!(map, vec!["0", &b1.to_string(), "65536"], "{j}");
+    // On the host, the sandbox's root is that unprivileged uid, and so are its files.
+    let pid = s.prop("u1.service", "MainPID");
+    let sleeper = s.sh_ok(&format!("cat /proc/{pid}/task/{pid}/children"));
+    let shim = sleeper.split_whitespace().next().unwrap();
+    let uid = s.sh_ok(&format!("stat -c %u /proc/{shim}"));
+    assert_eq!(uid.trim(), b1.to_string());
+    let made = "/var/lib/sandbox-service/u1/tree/var/lib/data/made";
+    let owner = s.wait_for(&format!("stat -c %u {made}"), |o| !o.trim().is_empty());
+    assert_eq!(owner.trim(), b1.to_string());
+    s.ok(&["stop", "u1"]);
+
+    // A clone is another user: its own range, its files moved to it.
+    s.ok(&["clone", "u1", "u3"]);
+    let b3 = base("u3");
+    assert!(b3 != b1 && b3 != b2);
+    let owner = s.sh_ok("stat -c %u /var/lib/sandbox-service/u3/tree/var/lib/data/made");
+    assert_eq!(owner.trim(), b3.to_string());
+}

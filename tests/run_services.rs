@@ -108,3 +108,25 @@ fn nginx_serves_its_own_page_reloads_and_stops() {
     assert_eq!(s.prop("nginx@site1.service", "Result"), "success");
     assert_gone(&s, "site1", "nginx");
 }
+
+#[test]
+fn apache2_runs_in_a_user_namespace() {
+    let s = Systemd::boot();
+    s.ok(&["create", "--private-users", "-u", "apache2", "-p", "/var/www", "u1"]);
+    // Root in a user namespace cannot bind the host's ports below 1024.
+    s.sh_ok(&format!(
+        "sed -i 's/^Listen 80$/Listen 8080/' {} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:8080>/' {} && echo 'u1 page' > {}",
+        state("u1", "/etc/apache2/ports.conf"),
+        state("u1", "/etc/apache2/sites-available/000-default.conf"),
+        state("u1", "/var/www/html/index.html"),
+    ));
+    s.ok(&["start", "u1"]);
+    assert_eq!(s.http(8080), "u1 page\n200");
+    let base = s.sh_ok("sed -n 's/^private-users=//p' /etc/sandbox-service/u1.sandbox");
+    // www-data (33) inside is base+33 on the host.
+    let uids = s.sh_ok("ps -o uid= -C apache2 | sort -u");
+    let want = base.trim().parse::<u32>().unwrap() + 33;
+    assert!(uids.split_whitespace().any(|u| u == want.to_string()), "{uids}");
+    s.ok(&["stop", "u1"]);
+    assert_gone(&s, "u1", "apache2");
+}

@@ -40,8 +40,22 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     let unit = units::unit_name(&a.dest, &src.payload)?;
     sandbox::check_unused(layout, &a.dest, &unit)?;
-    let label = sandbox::choose_label(&security, &config::load_all(layout)?)?;
-    let cfg = SandboxConfig { name: a.dest.clone(), unit, security, label, created: sandbox::now(), ..src.clone() };
+    let configs = config::load_all(layout)?;
+    let label = sandbox::choose_label(&security, &configs)?;
+    let mut container = src.container.clone();
+    if container.private_users.is_some() {
+        // Its own ids, like its own label: the copy is a different user.
+        container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);
+    }
+    let cfg = SandboxConfig {
+        name: a.dest.clone(),
+        unit,
+        security,
+        label,
+        created: sandbox::now(),
+        container,
+        ..src.clone()
+    };
 
     let txn = Txn::begin(layout, &a.dest, Op::Create)?;
     let built = txn.work_dir().join("state");
@@ -49,6 +63,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let mut stats = Stats::default();
     let src_state = layout.state_dir(&src.name);
     copy::copy(&src_state.join(TREE), &built.join(TREE), &|_| true, &mut stats)?;
+    if let (Some(from), Some(to)) = (src.container.private_users, cfg.container.private_users) {
+        crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
+    }
     let old = Manifest::load(&src_state.join(MANIFEST))?;
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;
     Manifest { plan: old.plan, stats, label_note: label_note.clone(), cloned_from: Some(src.name.clone()) }

@@ -64,6 +64,10 @@ pub struct ContainerArgs {
     /// host: the host's network (the default); none: loopback only.
     #[arg(long, value_name = "host|none", default_value = "host")]
     pub network: String,
+    /// Run in a user namespace: root inside is a unique unprivileged range of
+    /// 65536 host ids, which own the sandbox's files.
+    #[arg(long)]
+    pub private_users: bool,
     /// Add a capability to Docker's default 14 (e.g. CAP_NET_ADMIN). Repeatable.
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,
@@ -89,6 +93,8 @@ impl ContainerArgs {
                 "none" => config::Network::None,
                 n => bail!("--network {n}: use host or none"),
             },
+            // Allocated under the state lock, with the label.
+            private_users: None,
             caps_add: self.cap_add.clone(),
             caps_drop: self.cap_drop.clone(),
             memory: self.memory.clone(),
@@ -103,7 +109,7 @@ impl ContainerArgs {
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.name)?;
     let security: Security = a.security.parse()?;
-    let container = a.container.to_container()?;
+    let mut container = a.container.to_container()?;
     let payload = match (a.units.is_empty(), a.command.is_empty()) {
         (true, true) => bail!("nothing to run: name a service with -u UNIT, or a command after --"),
         (false, false) => bail!("give either -u UNIT or a command after --, not both"),
@@ -129,7 +135,11 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     interrupt::install()?;
     let _lock = state::lock(layout)?;
     sandbox::check_unused(layout, &a.name, &unit)?;
-    let label = sandbox::choose_label(&security, &config::load_all(layout)?)?;
+    let configs = config::load_all(layout)?;
+    let label = sandbox::choose_label(&security, &configs)?;
+    if a.container.private_users {
+        container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);
+    }
     let cfg = SandboxConfig {
         name: a.name.clone(),
         unit,
@@ -147,6 +157,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let tree = built.join(TREE);
     fs::DirBuilder::new().mode(0o755).create(&tree)?;
     let stats = clone_plan(layout, &plan, &tree)?;
+    if let Some(base) = cfg.container.private_users {
+        crate::runtime::userns::shift_tree(&tree, 0, base)?;
+    }
     let label_note = label::label_tree(&tree, cfg.label.as_ref())?;
     Manifest { plan: plan.clone(), stats: stats.clone(), label_note: label_note.clone(), cloned_from: None }
         .write(&built.join(MANIFEST))?;

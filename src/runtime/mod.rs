@@ -15,6 +15,7 @@ pub mod confine;
 pub mod notify;
 pub mod rootfs;
 pub mod seccomp;
+pub mod userns;
 
 use crate::config::{Network, Payload, SandboxConfig};
 use crate::layout::{Layout, MANIFEST, TREE};
@@ -174,15 +175,35 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             writable.push(p.path.clone());
         }
     }
+    let base = cfg.container.private_users;
+    rootfs::prepare_var(&tree.join("var"), base)?;
+    let mut etc_binds = Vec::new();
+    for p in manifest.plan.private.iter().filter(|p| p.path.starts_with("/etc/")) {
+        // Links inside a private directory come with it; alone, a bind
+        // would follow the host's link. Runtime paths live in /run.
+        if matches!(p.kind, Kind::Symlink | Kind::Runtime) {
+            continue;
+        }
+        let src = tree.join(p.path.trim_start_matches('/'));
+        if !src.exists() {
+            bail!("{}: missing from the sandbox's state ({}); recreate the sandbox", p.path, src.display());
+        }
+        etc_binds.push((rootfs::open_source(&src)?, p.path.clone()));
+    }
     let build_dir = Path::new("/run/sandbox-service").join(name);
     Ok(Launch {
         root: rootfs::RootSpec {
-            shim: shim_path()?,
+            shim: rootfs::open_source(&shim_path()?)?,
             build_dir,
-            tree,
-            private: manifest.plan.private.clone(),
+            var: rootfs::open_source(&tree.join("var"))?,
+            etc_binds,
+            etc_masks: rootfs::etc_masks(Path::new("/etc"), &manifest.plan.private)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect(),
             hostname: name.to_string(),
             run_files,
+            userns: base.is_some(),
         },
         cfg,
         bpf,
@@ -200,8 +221,13 @@ pub fn run(layout: &Layout, name: &str) -> Result<i32> {
         .recursive(true)
         .create(&launch.root.build_dir)
         .with_context(|| format!("creating {}", launch.root.build_dir.display()))?;
-    std::fs::set_permissions("/run/sandbox-service", std::os::unix::fs::PermissionsExt::from_mode(0o700))
+    // Search-only for others: a sandbox in a user namespace is another user
+    // on the host and must reach its own build directory.
+    std::fs::set_permissions("/run/sandbox-service", std::os::unix::fs::PermissionsExt::from_mode(0o711))
         .context("chmod /run/sandbox-service")?;
+    if let Some(base) = launch.cfg.container.private_users {
+        std::os::unix::fs::chown(&launch.root.build_dir, Some(base), Some(base)).context("chown build directory")?;
+    }
 
     let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().context("socketpair for readiness")?;
     let mut sigs = SigSet::empty();
@@ -221,9 +247,19 @@ pub fn run(layout: &Layout, name: &str) -> Result<i32> {
     if launch.cfg.container.network == Network::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    if launch.cfg.container.private_users.is_some() {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    // The child waits on this until its id maps are written.
+    let (maps_r, maps_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     let mut stack = vec![0u8; 1 << 20];
     let child_fd = theirs.as_raw_fd();
     let cb = Box::new(|| -> isize {
+        let mut b = [0u8; 1];
+        if launch.root.userns && nix::unistd::read(&maps_r, &mut b) != Ok(1) {
+            eprintln!("sandbox-service: error: the id maps were not written");
+            return 125;
+        }
         match child(&launch, child_fd) {
             Ok(never) => match never {},
             Err(e) => {
@@ -237,6 +273,14 @@ pub fn run(layout: &Layout, name: &str) -> Result<i32> {
     let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
         .context("clone into new namespaces")?;
     drop(theirs);
+    if let Some(base) = launch.cfg.container.private_users {
+        if let Err(e) = userns::write_maps(pid, base) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            return Err(e);
+        }
+        nix::unistd::write(&maps_w, b"1").context("releasing the container")?;
+    }
+    drop(maps_w);
     notify::supervise(pid, &ours, &sigs)
 }
 
@@ -244,6 +288,15 @@ enum Never {}
 
 /// The container's first process: mounts, confinement, exec of the shim.
 fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
+    if l.root.userns {
+        // Our ids are still the host's root, which the new namespace does
+        // not map: become its root, that is the sandbox's base id.
+        nix::unistd::setgroups(&[]).context("setgroups in the user namespace")?;
+        let root_g = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g).context("setresgid in the user namespace")?;
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresuid(root_u, root_u, root_u).context("setresuid in the user namespace")?;
+    }
     nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
     if l.cfg.container.network == Network::None {
         loopback_up()?;

@@ -19,29 +19,106 @@
 //!   instance with Docker's masks; `/sys` is read-only with firmware masked.
 //! - The new root itself is read-only.
 
-use crate::plan::{self, Kind, PrivatePath};
-use anyhow::{bail, Context, Result};
+use crate::plan::{self, PrivatePath};
+use anyhow::{Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
+use nix::sys::statvfs::FsFlags;
 use nix::unistd::{chdir, pivot_root};
 use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Everything the mount sequence needs, computed before the namespaces.
-#[derive(Debug, Clone)]
+///
+/// Bind sources from the state directory are detached mounts made by the
+/// parent, not paths: in a user namespace the child is an unprivileged
+/// user on the host and could not look up paths under the root-only
+/// /var/lib/sandbox-service.
+#[derive(Debug)]
 pub struct RootSpec {
     /// An empty directory on the host to build the root on (it is covered
     /// by a tmpfs in our own mount namespace; the host never sees it).
     pub build_dir: PathBuf,
-    /// The sandbox's private tree (`/var/lib/sandbox-service/NAME/tree`).
-    pub tree: PathBuf,
-    pub private: Vec<PrivatePath>,
+    /// The sandbox's /var: `tree/var` of its state directory.
+    pub var: OwnedFd,
+    /// Private /etc paths: (source in the state tree, path inside).
+    pub etc_binds: Vec<(OwnedFd, String)>,
+    /// /etc entries to mask (see `etc_masks`), computed with the host's view.
+    pub etc_masks: Vec<String>,
     pub hostname: String,
     /// Files written into the container's /run before it is entered.
     pub run_files: Vec<(String, Vec<u8>)>,
     /// The host's sandbox-service-init, mounted read-only at SHIM_PATH.
-    pub shim: PathBuf,
+    pub shim: OwnedFd,
+    /// In a user namespace, some kernel file systems cannot be mounted.
+    pub userns: bool,
+}
+
+/// A detached copy of the mount tree at `p` (open_tree(2) with
+/// OPEN_TREE_CLONE), made by the parent on the host, to be attached inside
+/// the container with `attach`. A plain O_PATH descriptor would not do: a
+/// bind from a mount of another mount namespace is refused.
+pub fn open_source(p: &Path) -> Result<OwnedFd> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).context("a path holds a NUL byte")?;
+    let flags = OPEN_TREE_CLONE | nix::libc::O_CLOEXEC as u32 | AT_RECURSIVE | nix::libc::AT_SYMLINK_NOFOLLOW as u32;
+    // SAFETY: c outlives the call; the result is a new fd or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_open_tree, nix::libc::AT_FDCWD, c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", p.display()));
+    }
+    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Attaches a tree from `open_source` at `dst`.
+fn attach(tree: &OwnedFd, dst: &Path) -> Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
+    let c = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes()).context("a path holds a NUL byte")?;
+    // SAFETY: both strings outlive the call.
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            nix::libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("attaching a mount at {}", dst.display()));
+    }
+    Ok(())
+}
+
+/// The sandbox's /var keeps the standard layout (`/var/run` -> /run, ...);
+/// made in the parent, owned by the sandbox's root (`owner`).
+pub fn prepare_var(var: &Path, owner: Option<u32>) -> Result<()> {
+    let own = |p: &Path| -> Result<()> {
+        if let Some(o) = owner {
+            std::os::unix::fs::lchown(p, Some(o), Some(o)).with_context(|| format!("chown {}", p.display()))?;
+        }
+        Ok(())
+    };
+    if !var.exists() {
+        mkdir(var, 0o755)?;
+        own(var)?;
+    }
+    for (name, to) in [("run", "/run"), ("lock", "/run/lock")] {
+        if var.join(name).symlink_metadata().is_err() {
+            symlink(to, var.join(name)).with_context(|| format!("linking /var/{name}"))?;
+            own(&var.join(name))?;
+        }
+    }
+    if !var.join("tmp").exists() {
+        mkdir(&var.join("tmp"), 0o1777)?;
+        own(&var.join("tmp"))?;
+    }
+    Ok(())
 }
 
 /// /proc entries that leak host information or give a way out.
@@ -74,12 +151,34 @@ fn bind(src: &Path, dst: &Path, recursive: bool) -> Result<()> {
         .with_context(|| format!("bind-mounting {} on {}", src.display(), dst.display()))
 }
 
+/// The flags a bind remount must repeat: in a user namespace the kernel
+/// refuses to clear nosuid, nodev, noexec or the atime mode of a mount
+/// that came from the host.
+fn locked_flags(dst: &Path) -> MsFlags {
+    let Ok(st) = nix::sys::statvfs::statvfs(dst) else { return MsFlags::empty() };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (sf, mf) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(sf) {
+            out |= mf;
+        }
+    }
+    out
+}
+
 fn remount_ro(dst: &Path, extra: MsFlags) -> Result<()> {
     mount(
         None::<&str>,
         dst,
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra | locked_flags(dst),
         None::<&str>,
     )
     .with_context(|| format!("making {} read-only", dst.display()))
@@ -141,7 +240,9 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, Strin
         .map(|(p, why)| (p.to_string(), why.to_string()))
         .collect();
     let mut walk = walkdir::WalkDir::new(host_etc).min_depth(1).into_iter();
-    while let Some(Ok(ent)) = walk.next() {
+    while let Some(ent) = walk.next() {
+        // An entry that cannot be read is no entry a sandbox could read.
+        let Ok(ent) = ent else { continue };
         let rel = ent.path().strip_prefix(host_etc).unwrap_or(ent.path());
         let abs = format!("/etc/{}", rel.display());
         let is_private = private.iter().any(|p| abs == p.path || abs.starts_with(&format!("{}/", p.path)));
@@ -235,7 +336,7 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     }
     let shim = inside(root, SHIM_PATH);
     touch(&shim)?;
-    bind(&spec.shim, &shim, false)?;
+    attach(&spec.shim, &shim)?;
     remount_ro(&shim, NOSUID_NODEV)?;
     // /run starts empty, as after boot: the shim makes RuntimeDirectory=,
     // and services make the rest, as they do on the host.
@@ -257,7 +358,17 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     }
     let sys = root.join("sys");
     mkdir(&sys, 0o555)?;
-    fs_mount("sysfs", &sys, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "")?;
+    match fs_mount("sysfs", &sys, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "") {
+        Ok(()) => {}
+        // sysfs belongs to the network namespace's owner: a user namespace
+        // on the host's network gets the host's /sys, read-only (its files
+        // belong to real root, which the sandbox's root is not).
+        Err(_) if spec.userns => {
+            bind(Path::new("/sys"), &sys, true)?;
+            remount_ro(&sys, NOSUID_NODEV_NOEXEC)?;
+        }
+        Err(e) => return Err(e),
+    }
     for p in SYS_MASKED {
         mask(root, &inside(root, p))?;
     }
@@ -274,24 +385,13 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
 }
 
 fn mount_var(root: &Path, spec: &RootSpec) -> Result<()> {
-    let var = spec.tree.join("var");
-    mkdir(&var, 0o755)?;
-    // The sandbox's own /var keeps the standard layout.
-    for (name, to) in [("run", "/run"), ("lock", "/run/lock")] {
-        if var.join(name).symlink_metadata().is_err() {
-            symlink(to, var.join(name)).with_context(|| format!("linking /var/{name}"))?;
-        }
-    }
-    if !var.join("tmp").exists() {
-        mkdir(&var.join("tmp"), 0o1777)?;
-    }
     mkdir(&root.join("var"), 0o755)?;
-    bind(&var, &root.join("var"), false)?;
+    attach(&spec.var, &root.join("var"))?;
     mount(
         None::<&str>,
         &root.join("var"),
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NOSUID_NODEV,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NOSUID_NODEV | locked_flags(&root.join("var")),
         None::<&str>,
     )
     .context("making /var nosuid,nodev")?;
@@ -303,26 +403,14 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
     mkdir(&etc, 0o755)?;
     bind(Path::new("/etc"), &etc, true)?;
     remount_ro(&etc, NOSUID_NODEV)?;
-    for p in spec.private.iter().filter(|p| p.path.starts_with("/etc/")) {
-        let src = spec.tree.join(p.path.trim_start_matches('/'));
-        let dst = inside(root, &p.path);
-        match p.kind {
-            Kind::Dir | Kind::EmptyDir | Kind::File => {
-                if !src.exists() {
-                    bail!("{}: missing from the sandbox's state ({}); recreate the sandbox", p.path, src.display());
-                }
-                if dst.symlink_metadata().is_err() {
-                    // /etc is the host's and read-only: no place to mount it.
-                    tracing::warn!("{} is not mounted: the host has no {} to mount it on", p.path, p.path);
-                    continue;
-                }
-                bind(&src, &dst, true)?;
-            }
-            // Inside a private directory they come with it; alone, a bind
-            // would follow the host's link.
-            Kind::Symlink => {}
-            Kind::Runtime => {}
+    for (src, path) in &spec.etc_binds {
+        let dst = inside(root, path);
+        if dst.symlink_metadata().is_err() {
+            // /etc is the host's and read-only: no place to mount it.
+            tracing::warn!("{path} is not mounted: the host has no {path} to mount it on");
+            continue;
         }
+        attach(src, &dst)?;
     }
     for (name, file) in [("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")] {
         let dst = inside(root, name);
@@ -331,8 +419,8 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
             remount_ro(&dst, NOSUID_NODEV)?;
         }
     }
-    for (p, _) in etc_masks(Path::new("/etc"), &spec.private) {
-        mask(root, &inside(root, &p))?;
+    for p in &spec.etc_masks {
+        mask(root, &inside(root, p))?;
     }
     Ok(())
 }
@@ -377,6 +465,7 @@ pub fn hosts_file(host_hosts: &str, hostname: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Kind;
 
     #[test]
     fn masks_secrets_and_what_others_cannot_read() {
