@@ -2,6 +2,8 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
+# sandbox-service finds the shim at $(BINDIR)/../libexec/sandbox-service.
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 CARGO ?= cargo
 
@@ -35,12 +37,16 @@ deps-test: deps-build
 
 install: deps-build build
 	install -D -m 0755 target/release/sandbox-service $(DESTDIR)$(BINDIR)/sandbox-service
+	install -D -m 0755 target/release/sandbox-service-init $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
+	install -D -m 0644 man/sandbox-service-init.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8
 	install -D -m 0644 man/sandbox-service.sandbox.5 $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/sandbox-service $(DESTDIR)$(MANDIR)/man8/sandbox-service.8 \
+	rm -f $(DESTDIR)$(BINDIR)/sandbox-service $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init \
+	      $(DESTDIR)$(MANDIR)/man8/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8 \
 	      $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/sandbox-service
 
 lint:
 	$(CARGO) fmt --check
