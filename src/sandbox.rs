@@ -84,6 +84,18 @@ pub fn reload_sources(layout: &Layout, cfg: &SandboxConfig) -> Result<Vec<String
     Ok(out)
 }
 
+/// The `units::INHERITED` settings of a single-service sandbox's unit, as
+/// systemd would read them (drop-ins included). With several services
+/// there is no one answer, and a command has no unit: none.
+pub fn inherited_settings(layout: &Layout, cfg: &SandboxConfig) -> Vec<(String, String)> {
+    let Some(svc) = cfg.single_service() else { return Vec::new() };
+    let Ok(unit) = ServiceName::parse(svc).and_then(|n| unitpath::resolve(layout, &n)) else { return Vec::new() };
+    units::INHERITED
+        .iter()
+        .filter_map(|k| unit.file.get("Service", k).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.to_string())))
+        .collect()
+}
+
 /// The unit binary path the units call: this very program.
 pub fn exe() -> Result<String> {
     Ok(std::env::current_exe()?.to_string_lossy().into_owned())
@@ -93,7 +105,7 @@ pub fn exe() -> Result<String> {
 /// sandbox the `SVC-sandboxes.target` (if new) and its link in the target.
 pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Result<()> {
     let dir = layout.unit_dir();
-    let text = units::render_service(cfg, &exe()?, &reload_sources(layout, cfg)?)?;
+    let text = units::render_service(cfg, &exe()?, &reload_sources(layout, cfg)?, &inherited_settings(layout, cfg))?;
     txn.stage_file(&dir.join(&cfg.unit), &text, 0o644)?;
     if let Some(svc) = cfg.single_service() {
         let target = units::target_name(svc)?;

@@ -42,9 +42,19 @@ fn exec_path(p: &str) -> String {
     }
 }
 
+/// Settings of the service's own unit the sandbox's unit takes over: how
+/// systemd restarts it is the package's decision, sandboxed or not.
+pub const INHERITED: &[&str] = &["Restart", "RestartSec", "RestartPreventExitStatus", "SuccessExitStatus"];
+
 /// The sandbox's service unit. `reload_from` lists the host services whose
-/// reload propagates to it (only those that exist).
-pub fn render_service(cfg: &SandboxConfig, exe: &str, reload_from: &[String]) -> Result<String> {
+/// reload propagates to it (only those that exist); `inherited` are
+/// (key, value) pairs of `INHERITED` from the service's unit.
+pub fn render_service(
+    cfg: &SandboxConfig,
+    exe: &str,
+    reload_from: &[String],
+    inherited: &[(String, String)],
+) -> Result<String> {
     let mut relations = String::new();
     let description = match &cfg.payload {
         Payload::Services(s) => {
@@ -60,6 +70,9 @@ pub fn render_service(cfg: &SandboxConfig, exe: &str, reload_from: &[String]) ->
     }
     // systemd owns the cgroup: the limits are its settings.
     let mut limits = String::new();
+    for (k, v) in inherited {
+        limits.push_str(&format!("{k}={v}\n"));
+    }
     for (key, v) in
         [("MemoryMax", &cfg.container.memory), ("CPUQuota", &cfg.container.cpu), ("TasksMax", &cfg.container.tasks)]
     {
@@ -74,7 +87,7 @@ pub fn render_service(cfg: &SandboxConfig, exe: &str, reload_from: &[String]) ->
             ("description", &description),
             ("exec", &exec_path(exe)),
             ("relations", &relations),
-            ("limits", &limits),
+            ("settings", &limits),
         ],
     )
 }
@@ -106,7 +119,13 @@ mod tests {
     fn one_service_gets_an_instance_of_its_name() {
         let c = cfg(Payload::Services(vec!["apache2.service".into()]));
         assert_eq!(c.unit, "apache2@web1.service");
-        let text = render_service(&c, "/usr/bin/sandbox-service", &["apache2.service".into()]).unwrap();
+        let text = render_service(
+            &c,
+            "/usr/bin/sandbox-service",
+            &["apache2.service".into()],
+            &[("Restart".into(), "on-abort".into())],
+        )
+        .unwrap();
         let u = UnitFile::parse(&text).unwrap();
         assert_eq!(u.get("Service", "ExecStart"), Some("/usr/bin/sandbox-service run web1"));
         assert_eq!(u.get("Unit", "ReloadPropagatedFrom"), Some("apache2.service"));
@@ -114,10 +133,11 @@ mod tests {
         assert_eq!(u.get("Install", "WantedBy"), Some("multi-user.target"));
         assert_eq!(u.get("Service", "Type"), Some("notify"));
         assert_eq!(u.get("Service", "MemoryMax"), None);
+        assert_eq!(u.get("Service", "Restart"), Some("on-abort"));
         let mut limited = c.clone();
         limited.container.memory = Some("256M".into());
         limited.container.tasks = Some("32".into());
-        let u = UnitFile::parse(&render_service(&limited, "/b", &[]).unwrap()).unwrap();
+        let u = UnitFile::parse(&render_service(&limited, "/b", &[], &[]).unwrap()).unwrap();
         assert_eq!(u.get("Service", "MemoryMax"), Some("256M"));
         assert_eq!(u.get("Service", "TasksMax"), Some("32"));
         assert_eq!(u.get("Service", "CPUQuota"), None);
@@ -129,8 +149,9 @@ mod tests {
     fn several_services_or_a_command_get_the_sandbox_name() {
         let c = cfg(Payload::Services(vec!["a.service".into(), "b.service".into()]));
         assert_eq!(c.unit, "web1.service");
-        let u = UnitFile::parse(&render_service(&c, "/x y/bin", &["a.service".into(), "b.service".into()]).unwrap())
-            .unwrap();
+        let u =
+            UnitFile::parse(&render_service(&c, "/x y/bin", &["a.service".into(), "b.service".into()], &[]).unwrap())
+                .unwrap();
         assert_eq!(u.get_all("Unit", "ReloadPropagatedFrom"), vec!["a.service", "b.service"]);
         assert_eq!(u.get("Unit", "PartOf"), None);
         assert_eq!(u.get("Service", "ExecStart"), Some("\"/x y/bin\" run web1"));

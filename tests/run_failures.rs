@@ -93,3 +93,25 @@ fn a_hundred_start_stop_cycles_leave_nothing_behind() {
     let ns_after = s.sh_ok("ls -l /proc/[0-9]*/ns/mnt 2>/dev/null | sed 's/.*-> //' | sort -u | wc -l");
     assert_eq!(ns_after, ns_before, "no mount namespace outlives its sandbox");
 }
+
+#[test]
+fn apache2_killed_by_a_signal_is_seen_as_such_and_restarted_on_abort() {
+    let s = Systemd::boot();
+    s.ok(&["create", "-u", "apache2", "ab1"]);
+    // apache2.service says Restart=on-abort; the sandbox's unit takes it over.
+    assert_eq!(s.prop("apache2@ab1.service", "Restart"), "on-abort");
+    s.ok(&["start", "ab1"]);
+    let run = s.prop("apache2@ab1.service", "MainPID");
+    let shim = s.sh_ok(&format!("cat /proc/{run}/task/{run}/children")).trim().to_string();
+    let apache = s.sh_ok(&format!("cat /proc/{shim}/task/{shim}/children")).trim().to_string();
+    assert_eq!(s.sh_ok(&format!("cat /proc/{apache}/comm")).trim(), "apache2");
+    s.sh_ok(&format!("kill -SEGV {apache}"));
+    let n = s.wait_for("systemctl show -p NRestarts --value apache2@ab1.service", |o| o.trim() == "1");
+    assert_eq!(n.trim(), "1", "{}", s.journal("apache2@ab1.service"));
+    let j = s.journal("apache2@ab1.service");
+    assert!(j.contains("code=killed, status=11/SEGV"), "{j}");
+    let st = s.wait_for("systemctl is-active apache2@ab1.service", |o| o.trim() == "active");
+    assert_eq!(st.trim(), "active");
+    assert_eq!(s.http(80), s.sh_ok("cat /var/lib/sandbox-service/ab1/tree/var/www/html/index.html") + "200");
+    s.ok(&["stop", "ab1"]);
+}

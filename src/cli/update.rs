@@ -16,7 +16,12 @@ pub struct Args {
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let _lock = state::lock(layout)?;
     let cfg = config::load_named(layout, &a.name)?;
-    let text = units::render_service(&cfg, &sandbox::exe()?, &sandbox::reload_sources(layout, &cfg)?)?;
+    let text = units::render_service(
+        &cfg,
+        &sandbox::exe()?,
+        &sandbox::reload_sources(layout, &cfg)?,
+        &sandbox::inherited_settings(layout, &cfg),
+    )?;
     let path = layout.unit_dir().join(&cfg.unit);
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     if old == text {

@@ -214,8 +214,8 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     })
 }
 
-/// Runs the sandbox in the foreground; returns the exit status to exit with.
-pub fn run(layout: &Layout, name: &str) -> Result<i32> {
+/// Runs the sandbox in the foreground; returns how the service ended.
+pub fn run(layout: &Layout, name: &str) -> Result<notify::Outcome> {
     let launch = prepare(layout, name)?;
     std::fs::DirBuilder::new()
         .recursive(true)

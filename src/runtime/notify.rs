@@ -40,11 +40,25 @@ pub fn send(msg: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs until the shim exits; returns the status to exit with.
-pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<i32> {
+/// How the shim ended the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Exit(i32),
+    /// The service's main process was killed by this signal: the host
+    /// unit should see the same (so Restart=on-abort acts on it).
+    Killed(Signal),
+}
+
+/// The shim's private word to us, never relayed: the signal that killed
+/// the service, sent before it exits with 128+N.
+pub const KILLED_BY: &str = "X_SANDBOX_KILLED_BY=";
+
+/// Runs until the shim exits; returns how it ended.
+pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<Outcome> {
     let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
     let mut buf = vec![0u8; 4096];
     let mut relay_open = true;
+    let mut killed_by: Option<Signal> = None;
     loop {
         let (sig_ready, msg_ready) = {
             let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
@@ -62,7 +76,13 @@ pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<i
             match from_shim.recv(&mut buf) {
                 Ok(0) | Err(_) => relay_open = false,
                 Ok(n) => {
-                    let msg = filter(&String::from_utf8_lossy(&buf[..n]));
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    for l in text.lines() {
+                        if let Some(n) = l.strip_prefix(KILLED_BY) {
+                            killed_by = n.parse::<i32>().ok().and_then(|n| Signal::try_from(n).ok());
+                        }
+                    }
+                    let msg = filter(&text);
                     if !msg.is_empty() {
                         if let Err(e) = send(&msg) {
                             tracing::warn!("{e:#}");
@@ -83,8 +103,18 @@ pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<i
                     match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                         Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
                         Ok(ws) if ws.pid() == Some(shim) => {
-                            if let Some(code) = super::exit_code(ws) {
-                                return Ok(code);
+                            // Late messages (the kill report) are still queued.
+                            from_shim.set_nonblocking(true).ok();
+                            while let Ok(n) = from_shim.recv(&mut buf) {
+                                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                                if let Some(n) = text.lines().find_map(|l| l.strip_prefix(KILLED_BY)) {
+                                    killed_by = n.parse::<i32>().ok().and_then(|n| Signal::try_from(n).ok());
+                                }
+                            }
+                            match (super::exit_code(ws), killed_by) {
+                                (Some(code), Some(sig)) if code == 128 + sig as i32 => return Ok(Outcome::Killed(sig)),
+                                (Some(code), _) => return Ok(Outcome::Exit(code)),
+                                (None, _) => {}
                             }
                         }
                         Ok(_) => {}

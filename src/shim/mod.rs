@@ -253,6 +253,10 @@ impl Shim {
                 }
                 if let Some(pf) = r.svc.pid_file.clone() {
                     r.main = Some(read_pid_file(&pf).with_context(|| format!("{}: PIDFile={pf}", r.svc.unit))?);
+                } else {
+                    // As systemd's GuessMainPID=: the one process left
+                    // directly under us is the daemon.
+                    r.main = only_child();
                 }
             }
             Type::Notify => {
@@ -310,14 +314,24 @@ impl Shim {
                 r.main = None;
             }
         }
-        // Whatever is left gets the grace left, then SIGKILL (the pid
-        // namespace ends with us anyway; this makes the end orderly).
-        while has_children() && Instant::now() < deadline {
-            let _ = self.pump(Some(Duration::from_millis(50)));
+        // What is left: with control-group, the stop signal went to all and
+        // they get the grace left; otherwise, as systemd does once the main
+        // process is gone, SIGKILL at once.
+        if r.svc.kill_mode == KillMode::ControlGroup {
+            while has_children() && Instant::now() < deadline {
+                let _ = self.pump(Some(Duration::from_millis(50)));
+            }
+            if has_children() {
+                eprintln!("sandbox-service-init: {}: still running after {:?}, killing", r.svc.unit, limit);
+            }
         }
         if has_children() {
-            eprintln!("sandbox-service-init: {}: still running after {:?}, killing", r.svc.unit, limit);
             let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            // Bounded: a process stuck in the kernel ends with the namespace.
+            let until = Instant::now() + Duration::from_secs(5);
+            while has_children() && Instant::now() < until {
+                let _ = self.pump(Some(Duration::from_millis(50)));
+            }
         }
         for c in r.svc.stop_post.clone() {
             if let Err(e) = self.run_cmd(r, &c, limit, &[]) {
@@ -402,6 +416,11 @@ impl Shim {
                 running.iter().any(|r| r.main.is_none() && r.svc.kind == Type::Forking) && !has_children();
             if let Some((i, ws)) = ended {
                 running[i].main = None;
+                if let WaitStatus::Signaled(_, sig, _) = ws {
+                    if !clean(&ws) {
+                        self.tell_host(&format!("{}{}", crate::runtime::notify::KILLED_BY, sig as i32));
+                    }
+                }
                 eprintln!(
                     "sandbox-service-init: {}: main process exited with status {}",
                     running[i].svc.unit,
@@ -428,6 +447,16 @@ fn has_children() -> bool {
         || std::fs::read_dir("/proc").is_ok_and(|d| {
             d.flatten().any(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 1))
         })
+}
+
+fn only_child() -> Option<Pid> {
+    let c = std::fs::read_to_string("/proc/1/task/1/children").ok()?;
+    let mut it = c.split_whitespace();
+    let first = it.next()?.parse().ok().map(Pid::from_raw);
+    if it.next().is_some() {
+        return None;
+    }
+    first
 }
 
 fn read_pid_file(path: &str) -> Result<Pid> {
