@@ -4,13 +4,16 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 # sandbox-service finds the shim at $(BINDIR)/../libexec/sandbox-service.
 LIBEXECDIR ?= $(PREFIX)/libexec
+SYSCONFDIR ?= /etc
+# systemd reads /usr/local/lib/systemd/system as well as /usr/lib/...
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
 CARGO ?= cargo
 
 # Build: libselinux headers and libclang for the selinux crate's bindings.
 BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-dev
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
-TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl
+TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps
 
 .PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart
 
@@ -38,6 +41,10 @@ deps-test: deps-build
 install: deps-build build
 	install -D -m 0755 target/release/sandbox-service $(DESTDIR)$(BINDIR)/sandbox-service
 	install -D -m 0755 target/release/sandbox-service-init $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init
+	for u in sandbox-service-logrotate.service sandbox-service-logrotate.timer; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' units/$$u > units/$$u.out && install -D -m 0644 units/$$u.out $(DESTDIR)$(UNITDIR)/$$u && rm units/$$u.out; done
+	sed 's|@BINDIR@|$(BINDIR)|g' units/sandbox-service.cron.daily > units/cron.out && \
+	    install -D -m 0755 units/cron.out $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service && rm units/cron.out
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
 	install -D -m 0644 man/sandbox-service-init.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8
 	install -D -m 0644 man/sandbox-service.sandbox.5 $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
@@ -45,7 +52,9 @@ install: deps-build build
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sandbox-service $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init \
 	      $(DESTDIR)$(MANDIR)/man8/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8 \
-	      $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
+	      $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5 \
+	      $(DESTDIR)$(UNITDIR)/sandbox-service-logrotate.service $(DESTDIR)$(UNITDIR)/sandbox-service-logrotate.timer \
+	      $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/sandbox-service
 
 lint:

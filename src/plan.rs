@@ -74,6 +74,9 @@ pub const HIERARCHY: &[(&str, &str)] = &[
 ];
 
 /// Never cloned into a sandbox, whatever owns them.
+/// Where logrotate keeps its state; every service sandbox has its own.
+pub const LOGROTATE_STATE: &str = "/var/lib/logrotate";
+
 pub const SECRETS: &[(&str, &str)] = &[
     ("/etc/shadow", "password hashes"),
     ("/etc/shadow-", "password hashes"),
@@ -520,6 +523,16 @@ pub fn build(
             bail!("--private {p}: give an absolute path");
         }
         b.add_named(p, "named with --private".into(), true)?;
+    }
+
+    // logrotate's state: a service sandbox rotates its own logs (the
+    // logrotate hook runs logrotate inside it), never with the host's state.
+    if !units.is_empty() && !b.private.contains_key(LOGROTATE_STATE) {
+        b.add(
+            LOGROTATE_STATE,
+            Kind::EmptyDir,
+            "logrotate's state for this sandbox's own logs (the logrotate hook)".into(),
+        );
     }
 
     // Drop entries a private directory already covers.

@@ -63,6 +63,7 @@ pub enum Job {
     Start,
     Stop,
     Restart,
+    Reload,
 }
 
 impl Job {
@@ -71,6 +72,7 @@ impl Job {
             Job::Start => "starting",
             Job::Stop => "stopping",
             Job::Restart => "restarting",
+            Job::Reload => "reloading",
         }
     }
 }
@@ -88,6 +90,7 @@ pub fn unit_job(conn: &Connection, unit: &str, job: Job) -> Result<()> {
             Job::Start => m.start_unit(u, mode).await?,
             Job::Stop => m.stop_unit(u, mode).await?,
             Job::Restart => m.restart_unit(u, mode).await?,
+            Job::Reload => m.reload_unit(u, mode).await?,
         };
         while let Some(sig) = removed.next().await {
             let a = sig.args()?;

@@ -1,9 +1,13 @@
 //! The command line: one file per command, named for it.
 
 mod clone;
+mod connect;
 mod create;
 mod delete;
+mod execute;
 mod list;
+mod logrotate;
+mod reload;
 mod run;
 mod start_stop;
 mod status;
@@ -46,6 +50,12 @@ pub enum Command {
     /// Restart a sandbox through systemd and wait until it is up.
     Restart(start_stop::Args),
     Update(update::Args),
+    Reload(reload::Args),
+    Execute(execute::Args),
+    Connect(connect::Args),
+    Logrotate(logrotate::Args),
+    #[command(hide = true)]
+    ReloadNow(reload::NowArgs),
 }
 
 /// Runs the command; Ok holds the exit status (non-zero only from `run`,
@@ -69,6 +79,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Stop(a) => start_stop::run(&layout, a, Job::Stop, cli.quiet),
         Command::Restart(a) => start_stop::run(&layout, a, Job::Restart, cli.quiet),
         Command::Update(a) => update::run(&layout, a, cli.quiet),
+        Command::Reload(a) => reload::run(&layout, a, cli.quiet),
+        Command::Execute(a) => return execute::run(&layout, a),
+        Command::Connect(a) => return connect::run(&layout, a),
+        Command::Logrotate(a) => logrotate::run(&layout, a, cli.quiet),
+        Command::ReloadNow(a) => reload::now(a),
     }?;
     Ok(0)
 }

@@ -14,7 +14,7 @@ pub struct Args {
 /// by a signal kills us with the same one, so systemd records what really
 /// happened and Restart=on-abort works as on the host.
 pub fn run(layout: &Layout, a: Args) -> Result<i32> {
-    use crate::runtime::notify::Outcome;
+    use crate::runtime::supervise::Outcome;
     use nix::sys::signal::{self, SigHandler, SigSet};
     match crate::runtime::run(layout, &a.name)? {
         Outcome::Exit(code) => Ok(code),

@@ -32,6 +32,7 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
             Job::Start => "started",
             Job::Stop => "stopped",
             Job::Restart => "restarted",
+            Job::Reload => "reloaded",
         };
         println!("{verb} {}", cfg.unit);
     }

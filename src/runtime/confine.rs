@@ -2,9 +2,67 @@
 //! capabilities, the SELinux exec label and seccomp, in the order each
 //! needs the privileges the previous one leaves.
 
-use crate::label::McsLabel;
+use crate::config::SandboxConfig;
+use crate::label::{McsLabel, Security};
+use crate::manifest::Manifest;
+use crate::plan::Kind;
 use anyhow::{Context, Result};
 use caps::CapsHashSet;
+use std::path::Path;
+
+/// What confines every process started in a sandbox: the service through
+/// the shim, and `execute`/`connect` the same way.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    pub name: String,
+    /// Paths (inside) Landlock lets it write beneath.
+    pub writable: Vec<String>,
+    pub caps: CapsHashSet,
+    /// The compiled seccomp filter from the state directory.
+    pub bpf: Vec<u8>,
+    pub label: Option<McsLabel>,
+    pub context: Option<String>,
+}
+
+impl Confinement {
+    pub fn load(cfg: &SandboxConfig, state: &Path, manifest: &Manifest) -> Result<Self> {
+        let mut writable: Vec<String> =
+            ["/tmp", "/run", "/var/tmp", "/dev", "/proc"].iter().map(|s| s.to_string()).collect();
+        for p in &manifest.plan.private {
+            if p.kind != Kind::Runtime && p.kind != Kind::Symlink {
+                writable.push(p.path.clone());
+            }
+        }
+        Ok(Confinement {
+            name: cfg.name.clone(),
+            writable,
+            caps: super::caps::effective_set(&cfg.container.caps_add, &cfg.container.caps_drop)?,
+            bpf: super::seccomp::read(&state.join(super::seccomp::FILE))?,
+            label: cfg.label,
+            context: match &cfg.security {
+                Security::Static { context, .. } => context.clone(),
+                _ => None,
+            },
+        })
+    }
+
+    /// Everything but seccomp, which comes last, right before exec: no
+    /// system call it forbids may be needed after it. Says what is not
+    /// enforced on stderr.
+    pub fn apply(&self, selinux: bool) -> Result<()> {
+        let mut applied = Applied::default();
+        no_new_privs()?;
+        landlock(&self.writable, &mut applied)?;
+        if selinux {
+            selinux_exec_label(self.label.as_ref(), self.context.as_deref(), &mut applied)?;
+        }
+        capabilities(&self.caps)?;
+        for n in &applied.notes {
+            eprintln!("sandbox-service: {}: {n}", self.name);
+        }
+        Ok(())
+    }
+}
 use landlock::{path_beneath_rules, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI};
 
 /// What is enforced; what is not is said, never skipped in silence.

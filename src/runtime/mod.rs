@@ -12,9 +12,12 @@
 
 pub mod caps;
 pub mod confine;
-pub mod notify;
+pub mod control;
+pub mod join;
+pub mod machined;
 pub mod rootfs;
 pub mod seccomp;
+pub mod supervise;
 pub mod userns;
 
 use crate::config::{Network, Payload, SandboxConfig};
@@ -22,7 +25,7 @@ use crate::layout::{Layout, MANIFEST, TREE};
 use crate::manifest::Manifest;
 use crate::names::ServiceName;
 use crate::plan::Kind;
-use crate::{config, label, unitpath};
+use crate::{config, unitpath};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
@@ -46,15 +49,13 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGWINCH,
     Signal::SIGQUIT,
 ];
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Everything decided before the namespaces exist.
 pub struct Launch {
     pub cfg: SandboxConfig,
     pub root: rootfs::RootSpec,
-    pub bpf: Vec<u8>,
-    pub caps: ::caps::CapsHashSet,
-    pub writable: Vec<String>,
+    pub confinement: confine::Confinement,
     pub argv: Vec<CString>,
     pub env: Vec<CString>,
 }
@@ -129,8 +130,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         );
     }
     let manifest = Manifest::load(&state.join(MANIFEST))?;
-    let bpf = seccomp::read(&state.join(seccomp::FILE))?;
-    let caps = caps::effective_set(&cfg.container.caps_add, &cfg.container.caps_drop)?;
+    let confinement = confine::Confinement::load(&cfg, &state, &manifest)?;
     let tree = state.join(TREE);
 
     let mut run_files = vec![
@@ -168,13 +168,6 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         }
     }
 
-    let mut writable: Vec<String> =
-        ["/tmp", "/run", "/var/tmp", "/dev", "/proc"].iter().map(|s| s.to_string()).collect();
-    for p in &manifest.plan.private {
-        if p.kind != Kind::Runtime && p.kind != Kind::Symlink {
-            writable.push(p.path.clone());
-        }
-    }
     let base = cfg.container.private_users;
     rootfs::prepare_var(&tree.join("var"), base)?;
     let mut etc_binds = Vec::new();
@@ -206,16 +199,14 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             userns: base.is_some(),
         },
         cfg,
-        bpf,
-        caps,
-        writable,
+        confinement,
         argv,
         env,
     })
 }
 
 /// Runs the sandbox in the foreground; returns how the service ended.
-pub fn run(layout: &Layout, name: &str) -> Result<notify::Outcome> {
+pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     let launch = prepare(layout, name)?;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -281,7 +272,41 @@ pub fn run(layout: &Layout, name: &str) -> Result<notify::Outcome> {
         nix::unistd::write(&maps_w, b"1").context("releasing the container")?;
     }
     drop(maps_w);
-    notify::supervise(pid, &ours, &sigs)
+    let _files = RunFiles::create(name, pid)?;
+    // Only under systemd: a bare `run` in a terminal has no machine to be.
+    let registering = std::env::var_os("NOTIFY_SOCKET").map(|_| machined::spawn_register(name, pid.as_raw() as u32));
+    let outcome = supervise::supervise(pid, &ours, &sigs, &_files.listener);
+    if registering.is_some_and(|h| h.join().unwrap_or(false)) {
+        machined::unregister(name);
+    }
+    outcome
+}
+
+/// The pid file and control socket of a running sandbox, removed when
+/// `run` ends (a stale pair after a crash is replaced at the next start).
+struct RunFiles {
+    listener: std::os::unix::net::UnixListener,
+    pid: PathBuf,
+    socket: PathBuf,
+}
+
+impl RunFiles {
+    fn create(name: &str, shim: nix::unistd::Pid) -> Result<Self> {
+        let (pid, socket) = (control::pid_file(name), control::socket(name));
+        let _ = std::fs::remove_file(&socket);
+        let listener = std::os::unix::net::UnixListener::bind(&socket)
+            .with_context(|| format!("binding the control socket {}", socket.display()))?;
+        std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        std::fs::write(&pid, format!("{shim}\n")).with_context(|| format!("writing {}", pid.display()))?;
+        Ok(RunFiles { listener, pid, socket })
+    }
+}
+
+impl Drop for RunFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.pid);
+        let _ = std::fs::remove_file(&self.socket);
+    }
 }
 
 enum Never {}
@@ -289,13 +314,7 @@ enum Never {}
 /// The container's first process: mounts, confinement, exec of the shim.
 fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
     if l.root.userns {
-        // Our ids are still the host's root, which the new namespace does
-        // not map: become its root, that is the sandbox's base id.
-        nix::unistd::setgroups(&[]).context("setgroups in the user namespace")?;
-        let root_g = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_g, root_g, root_g).context("setresgid in the user namespace")?;
-        let root_u = nix::unistd::Uid::from_raw(0);
-        nix::unistd::setresuid(root_u, root_u, root_u).context("setresuid in the user namespace")?;
+        userns::become_root()?;
     }
     nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
     if l.cfg.container.network == Network::None {
@@ -303,18 +322,7 @@ fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
     }
     rootfs::enter(&l.root)?;
     nix::unistd::setsid().context("setsid")?;
-    let mut applied = confine::Applied::default();
-    confine::no_new_privs()?;
-    confine::landlock(&l.writable, &mut applied)?;
-    let context = match &l.cfg.security {
-        label::Security::Static { context, .. } => context.as_deref(),
-        _ => None,
-    };
-    confine::selinux_exec_label(l.cfg.label.as_ref(), context, &mut applied)?;
-    confine::capabilities(&l.caps)?;
-    for n in &applied.notes {
-        eprintln!("sandbox-service: {}: {n}", l.root.hostname);
-    }
+    l.confinement.apply(true)?;
     // Only stdio and the readiness socket cross into the shim.
     // SAFETY: plain fd calls on fds this process owns.
     let rc = unsafe {
@@ -328,14 +336,14 @@ fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
         return Err(std::io::Error::last_os_error()).context("passing the readiness socket");
     }
     close_from(NOTIFY_FD + 1)?;
-    confine::seccomp(&l.bpf)?;
+    confine::seccomp(&l.confinement.bpf)?;
     let e = nix::unistd::execve(&cstr(rootfs::SHIM_PATH)?, &l.argv, &l.env).unwrap_err();
     Err(e).context("executing the shim")
 }
 
 /// Marks every fd from `first` close-on-exec: the runtime's files never
 /// reach the shim.
-fn close_from(first: RawFd) -> Result<()> {
+pub fn close_from(first: RawFd) -> Result<()> {
     // SAFETY: close_range only changes fd flags.
     let rc = unsafe {
         nix::libc::syscall(nix::libc::SYS_close_range, first as u32, u32::MAX, nix::libc::CLOSE_RANGE_CLOEXEC)

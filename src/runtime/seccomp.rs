@@ -476,6 +476,59 @@ mod tests {
         assert!(read(&p).is_err());
     }
 
+    /// Loads the filter in a child and tries calls there; needs no root.
+    #[test]
+    fn the_loaded_filter_denies_what_it_should() {
+        let bpf = compile().unwrap();
+        // SAFETY: the child only makes plain calls and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let code = (|| {
+                    nix::sys::prctl::set_no_new_privs().ok()?;
+                    load(&bpf).ok()?;
+                    let null = std::fs::File::open("/dev/null").ok()?;
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&null);
+                    let errno = || std::io::Error::last_os_error().raw_os_error();
+                    // SAFETY: syscalls on our own fd and no pointers kept.
+                    unsafe {
+                        let c = nix::libc::c_char::default();
+                        // Allowed calls still reach the kernel: /dev/null is no tty.
+                        if nix::libc::ioctl(fd, nix::libc::TIOCGWINSZ, &c) != -1 || errno() != Some(nix::libc::ENOTTY) {
+                            return Some(4);
+                        }
+                        if nix::libc::syscall(nix::libc::SYS_keyctl, 0, -3, 0) != -1
+                            || errno() != Some(nix::libc::EPERM)
+                        {
+                            return Some(2);
+                        }
+                        // A target that does not exist: unfiltered, ENOENT, and never a mount.
+                        let nowhere = c"/nonexistent/sandbox-service-seccomp-test";
+                        if nix::libc::mount(std::ptr::null(), nowhere.as_ptr(), std::ptr::null(), 0, std::ptr::null())
+                            != -1
+                            || errno() != Some(nix::libc::EPERM)
+                        {
+                            return Some(3);
+                        }
+                        if nix::libc::unshare(nix::libc::CLONE_NEWNS) != -1 || errno() != Some(nix::libc::EPERM) {
+                            return Some(5);
+                        }
+                        if nix::libc::syscall(nix::libc::SYS_clone3, 0, 0) != -1 || errno() != Some(nix::libc::ENOSYS) {
+                            return Some(6);
+                        }
+                    }
+                    Some(0)
+                })()
+                .unwrap_or(1);
+                // SAFETY: leaving the forked child without running the test harness's atexit.
+                unsafe { nix::libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0), "step that failed: see the codes above");
+            }
+        }
+    }
+
     #[test]
     fn forbidden_calls_are_not_on_the_list() {
         for bad in ["mount", "umount2", "unshare", "setns", "keyctl", "bpf", "ptrace", "kexec_load", "init_module"] {

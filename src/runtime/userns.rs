@@ -101,6 +101,18 @@ pub fn write_maps(pid: nix::unistd::Pid, base: u32) -> Result<()> {
     Ok(())
 }
 
+/// Right after entering a new user namespace our ids are still the
+/// host's root, which it does not map: become its root, that is the
+/// sandbox's base id on the host.
+pub fn become_root() -> Result<()> {
+    nix::unistd::setgroups(&[]).context("setgroups in the user namespace")?;
+    let g = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(g, g, g).context("setresgid in the user namespace")?;
+    let u = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(u, u, u).context("setresuid in the user namespace")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

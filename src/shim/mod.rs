@@ -342,6 +342,7 @@ impl Shim {
 
     fn reload(&mut self, services: &mut [Running]) {
         self.tell_host("RELOADING=1");
+        let mut failed = None;
         for r in services.iter_mut() {
             if r.svc.reload.is_empty() {
                 if let Some(p) = r.main {
@@ -353,6 +354,7 @@ impl Shim {
                 let extra = Self::mainpid_env(r);
                 if let Err(e) = self.run_cmd(r, &c, r.svc.timeout_start, &extra) {
                     eprintln!("sandbox-service-init: reload: {e:#}");
+                    failed.get_or_insert(format!("{e:#}"));
                 }
             }
             if let (Some(pf), Type::Forking) = (&r.svc.pid_file, r.svc.kind) {
@@ -360,6 +362,9 @@ impl Shim {
                     r.main = Some(p);
                 }
             }
+        }
+        if let Some(e) = failed {
+            self.tell_host(&format!("{}{e}", crate::runtime::supervise::RELOAD_FAILED));
         }
         self.tell_host("READY=1");
     }
@@ -418,7 +423,7 @@ impl Shim {
                 running[i].main = None;
                 if let WaitStatus::Signaled(_, sig, _) = ws {
                     if !clean(&ws) {
-                        self.tell_host(&format!("{}{}", crate::runtime::notify::KILLED_BY, sig as i32));
+                        self.tell_host(&format!("{}{}", crate::runtime::supervise::KILLED_BY, sig as i32));
                     }
                 }
                 eprintln!(

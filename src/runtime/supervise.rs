@@ -1,7 +1,7 @@
 //! The host side of a running sandbox: relays the shim's readiness
 //! messages to systemd's NOTIFY_SOCKET (we are the unit's main process, so
-//! NotifyAccess=main holds), forwards signals to the shim, and returns its
-//! exit status.
+//! NotifyAccess=main holds), forwards signals to the shim, answers the
+//! control socket (reload), and returns the shim's exit status.
 
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -9,8 +9,9 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixDatagram;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 
 /// The notify fields passed on. MAINPID= is never among them: the host
 /// must keep tracking us, not a pid from another namespace.
@@ -53,15 +54,82 @@ pub enum Outcome {
 /// the service, sent before it exits with 128+N.
 pub const KILLED_BY: &str = "X_SANDBOX_KILLED_BY=";
 
-/// Runs until the shim exits; returns how it ended.
-pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<Outcome> {
+/// The shim's word that a reload failed, sent before its READY=1.
+pub const RELOAD_FAILED: &str = "X_SANDBOX_RELOAD_FAILED=";
+
+struct Supervisor {
+    shim: Pid,
+    killed_by: Option<Signal>,
+    /// Control clients waiting for the reload in progress.
+    waiting: Vec<UnixStream>,
+    reloading: bool,
+    reload_error: Option<String>,
+}
+
+impl Supervisor {
+    /// Takes one message from the shim: relays what systemd may hear,
+    /// keeps what is for us.
+    fn message(&mut self, text: &str) {
+        for l in text.lines() {
+            if let Some(n) = l.strip_prefix(KILLED_BY) {
+                self.killed_by = n.parse::<i32>().ok().and_then(|n| Signal::try_from(n).ok());
+            } else if let Some(e) = l.strip_prefix(RELOAD_FAILED) {
+                self.reload_error = Some(e.to_string());
+            } else if l == "RELOADING=1" {
+                self.reloading = true;
+            } else if l == "READY=1" && self.reloading {
+                self.reloading = false;
+                let reply = match self.reload_error.take() {
+                    None => "ok\n".to_string(),
+                    Some(e) => format!("error: {e}\n"),
+                };
+                for mut c in self.waiting.drain(..) {
+                    let _ = c.write_all(reply.as_bytes());
+                }
+            }
+        }
+        let msg = filter(text);
+        if !msg.is_empty() {
+            if let Err(e) = send(&msg) {
+                tracing::warn!("{e:#}");
+            }
+        }
+    }
+
+    /// A control request: "reload" signals the shim and answers when the
+    /// service's ExecReload= is done.
+    fn request(&mut self, mut c: UnixStream) {
+        let mut line = String::new();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok();
+        if BufReader::new(&c).read_line(&mut line).is_err() {
+            return;
+        }
+        match line.trim() {
+            "reload" => {
+                if self.waiting.is_empty() && !self.reloading {
+                    let _ = kill(self.shim, Signal::SIGHUP);
+                }
+                self.waiting.push(c);
+            }
+            other => {
+                let _ = c.write_all(format!("error: unknown request '{other}'\n").as_bytes());
+            }
+        }
+    }
+}
+
+/// Runs until the shim exits; returns how it ended. `control` is the
+/// listening control socket.
+pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet, control: &UnixListener) -> Result<Outcome> {
     let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    control.set_nonblocking(true).context("control socket")?;
     let mut buf = vec![0u8; 4096];
     let mut relay_open = true;
-    let mut killed_by: Option<Signal> = None;
+    let mut sup = Supervisor { shim, killed_by: None, waiting: Vec::new(), reloading: false, reload_error: None };
     loop {
-        let (sig_ready, msg_ready) = {
-            let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let (sig_ready, ctl_ready, msg_ready) = {
+            let mut fds =
+                vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN), PollFd::new(control.as_fd(), PollFlags::POLLIN)];
             if relay_open {
                 fds.push(PollFd::new(from_shim.as_fd(), PollFlags::POLLIN));
             }
@@ -70,25 +138,18 @@ pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<O
                 r => r.context("poll")?,
             };
             let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+            (ready(&fds[0]), ready(&fds[1]), fds.get(2).is_some_and(ready))
         };
         if msg_ready {
             match from_shim.recv(&mut buf) {
                 Ok(0) | Err(_) => relay_open = false,
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]);
-                    for l in text.lines() {
-                        if let Some(n) = l.strip_prefix(KILLED_BY) {
-                            killed_by = n.parse::<i32>().ok().and_then(|n| Signal::try_from(n).ok());
-                        }
-                    }
-                    let msg = filter(&text);
-                    if !msg.is_empty() {
-                        if let Err(e) = send(&msg) {
-                            tracing::warn!("{e:#}");
-                        }
-                    }
-                }
+                Ok(n) => sup.message(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        if ctl_ready {
+            while let Ok((c, _)) = control.accept() {
+                c.set_nonblocking(false).ok();
+                sup.request(c);
             }
         }
         if sig_ready {
@@ -106,12 +167,9 @@ pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet) -> Result<O
                             // Late messages (the kill report) are still queued.
                             from_shim.set_nonblocking(true).ok();
                             while let Ok(n) = from_shim.recv(&mut buf) {
-                                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                                if let Some(n) = text.lines().find_map(|l| l.strip_prefix(KILLED_BY)) {
-                                    killed_by = n.parse::<i32>().ok().and_then(|n| Signal::try_from(n).ok());
-                                }
+                                sup.message(&String::from_utf8_lossy(&buf[..n]));
                             }
-                            match (super::exit_code(ws), killed_by) {
+                            match (super::exit_code(ws), sup.killed_by) {
                                 (Some(code), Some(sig)) if code == 128 + sig as i32 => return Ok(Outcome::Killed(sig)),
                                 (Some(code), _) => return Ok(Outcome::Exit(code)),
                                 (None, _) => {}

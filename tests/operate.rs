@@ -1,0 +1,222 @@
+//! Operating running sandboxes: execute, connect, reload (from the host
+//! and by name), the start-all target, the logrotate hook, machined.
+mod harness;
+use harness::*;
+
+fn state(name: &str, path: &str) -> String {
+    format!("/var/lib/sandbox-service/{name}/tree{path}")
+}
+
+fn apache2_on(s: &Systemd, name: &str, port: u16) {
+    s.ok(&["create", "-u", "apache2", "-p", "/var/www", name]);
+    s.sh_ok(&format!(
+        "sed -i 's/^Listen 80$/Listen {port}/' {} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' {} \
+         && echo 'page of {name}' > {}",
+        state(name, "/etc/apache2/ports.conf"),
+        state(name, "/etc/apache2/sites-available/000-default.conf"),
+        state(name, "/var/www/html/index.html"),
+    ));
+}
+
+#[test]
+fn execute_runs_confined_inside_with_stdio_and_status() {
+    let s = Systemd::boot();
+    apache2_on(&s, "web1", 8081);
+    let out = s.tool(&["execute", "web1", "--", "true"]);
+    assert_eq!(
+        stderr(&out).trim(),
+        "sandbox-service: error: sandbox 'web1' is not running: start it with sandbox-service start web1"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    s.ok(&["start", "web1"]);
+
+    // Exit status and stdin pass through.
+    let out = s.sh(&format!("echo from-stdin | {BIN} execute web1 -- sh -c 'read x; echo got:$x; exit 42'"));
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(stdout(&out), "got:from-stdin\n");
+    assert_eq!(s.tool(&["execute", "web1", "--", "no-such-program"]).status.code(), Some(127));
+
+    // It sees the sandbox, not the host, with the service's confinement.
+    let inside = s.ok(&[
+        "execute", "web1", "--", "sh", "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
+         ls /var/lib/sandbox-service 2>&1; cat /var/www/html/index.html; touch /usr/x 2>&1; mkdir /var/lib/y 2>&1; \
+         ps -e -o pid=,comm= | head -3",
+    ]);
+    for want in [
+        "web1\n",
+        "sandbox-service-init --name web1",
+        "CapBnd:\t00000000a80425fb",
+        "CapEff:\t00000000a80425fb",
+        "NoNewPrivs:\t1",
+        "Seccomp:\t2",
+        "No such file or directory",
+        "page of web1",
+        "Read-only file system",
+        "Permission denied",
+        "1 init",
+    ] {
+        assert!(inside.contains(want), "{want:?} not in:\n{inside}");
+    }
+    // It is counted with the service: same cgroup as the unit.
+    let cg = s.ok(&["execute", "web1", "--", "cat", "/proc/self/cgroup"]);
+    assert!(cg.lines().any(|l| l.ends_with("::/")), "in the sandbox's cgroup namespace root: {cg}");
+    // -N runs with the caller's label; here that changes nothing else.
+    assert_eq!(s.ok(&["execute", "-N", "web1", "--", "hostname"]), "web1\n");
+    s.ok(&["stop", "web1"]);
+}
+
+#[test]
+fn connect_gives_a_shell_inside_on_its_own_terminal() {
+    let s = Systemd::boot();
+    s.ok(&["create", "c1", "--", "/bin/sleep", "1000"]);
+    s.ok(&["start", "c1"]);
+    let out = s.tool(&["connect", "c1"]);
+    assert!(stderr(&out).contains("connect needs a terminal"), "{}", stderr(&out));
+    s.sh_ok(&format!("tmux new-session -d -s t -x 100 -y 30 '{BIN} connect c1; echo EXITED-$?; sleep 30'"));
+    let screen = |want: &str| s.wait_for("tmux capture-pane -p -t t", |o| o.contains(want));
+    screen("root@c1");
+    // Markers computed by the shell, so the typed command line never matches.
+    s.sh_ok("tmux send-keys -t t 'echo in-$(hostname); stty size; tty; echo seccomp-$(sed -n \"s/^Seccomp:\\t//p\" /proc/self/status); echo DONE-$((40+2))' Enter");
+    let out = screen("DONE-42");
+    assert!(out.contains("in-c1") && out.contains("30 100") && out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("seccomp-2"), "{out}");
+    // A resized window reaches the shell.
+    s.sh_ok("tmux resize-window -t t -x 120 -y 40");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.sh_ok("tmux send-keys -t t 'stty size; exit 3' Enter");
+    let out = screen("EXITED-");
+    assert!(out.contains("40 120") && out.contains("EXITED-3"), "{out}");
+    s.sh_ok("tmux kill-server");
+    s.ok(&["stop", "c1"]);
+}
+
+#[test]
+fn reload_from_the_host_by_name_and_for_all() {
+    let s = Systemd::boot();
+    apache2_on(&s, "r1", 8081);
+    apache2_on(&s, "r2", 8082);
+    s.sh_ok("systemctl start apache2@r1.service apache2@r2.service");
+    let add_header = |name: &str, value: &str| {
+        s.sh_ok(&format!(
+            "echo 'Header always set X-Gen {value}' > {} && ln -sf ../mods-available/headers.load {}",
+            state(name, "/etc/apache2/conf-enabled/x-gen.conf"),
+            state(name, "/etc/apache2/mods-enabled/headers.load")
+        ));
+    };
+    let header = |port: u16| s.sh_ok(&format!("curl -sI http://127.0.0.1:{port}/ | grep -i x-gen || true"));
+
+    // The host's apache2.service is inactive: systemd propagates nothing,
+    // reload --all reaches every running sandbox anyway.
+    add_header("r1", "one");
+    add_header("r2", "one");
+    let out = s.ok(&["reload", "--all", "apache2"]);
+    assert!(out.contains("reloaded apache2@r1.service") && out.contains("reloaded apache2@r2.service"), "{out}");
+    assert!(header(8081).contains("one") && header(8082).contains("one"));
+
+    // With the host's apache2 running, systemctl reload apache2 reaches both.
+    s.sh_ok("systemctl start apache2.service");
+    add_header("r1", "two");
+    add_header("r2", "two");
+    s.sh_ok("systemctl reload apache2.service");
+    let h = s.wait_for("curl -sI http://127.0.0.1:8082/", |o| o.contains("two"));
+    assert!(h.contains("X-Gen: two") && header(8081).contains("two"), "{h}");
+
+    // By name, and a failing ExecReload= fails the reload.
+    add_header("r1", "three");
+    s.ok(&["reload", "r1"]);
+    assert!(header(8081).contains("three"));
+    s.sh_ok(&format!("echo 'Bogus directive' >> {}", state("r1", "/etc/apache2/conf-enabled/x-gen.conf")));
+    let out = s.tool(&["reload", "r1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("reloading apache2@r1.service"), "{}", stderr(&out));
+    // The old configuration keeps serving.
+    assert_eq!(s.http(8081), "page of r1\n200");
+    s.sh_ok("systemctl stop apache2.service apache2@r1.service apache2@r2.service");
+}
+
+#[test]
+fn the_sandboxes_target_starts_and_stops_them_all_and_enable_works() {
+    let s = Systemd::boot();
+    s.sh_ok(
+        "printf '[Service]\\nExecStart=/bin/sleep 1000\\n' > /etc/systemd/system/sl.service && systemctl daemon-reload",
+    );
+    for n in ["a", "b", "c"] {
+        s.ok(&["create", "--no-package", "-u", "sl", n]);
+    }
+    s.sh_ok("systemctl start sl-sandboxes.target");
+    for n in ["a", "b", "c"] {
+        assert_eq!(s.prop(&format!("sl@{n}.service"), "ActiveState"), "active", "{n}");
+    }
+    s.sh_ok("systemctl stop sl-sandboxes.target");
+    for n in ["a", "b", "c"] {
+        let st = s.wait_for(&format!("systemctl is-active sl@{n}.service"), |o| o.trim() == "inactive");
+        assert_eq!(st.trim(), "inactive", "{n}");
+    }
+    let out = s.sh_ok("systemctl enable sl@a.service 2>&1");
+    assert!(out.contains("multi-user.target.wants/sl@a.service"), "{out}");
+    assert_eq!(s.sh_ok("systemctl is-enabled sl@a.service").trim(), "enabled");
+}
+
+#[test]
+fn the_logrotate_hook_rotates_each_sandbox_on_its_own() {
+    let s = Systemd::boot();
+    apache2_on(&s, "l1", 8081);
+    apache2_on(&s, "l2", 8082);
+    s.sh_ok("systemctl start apache2@l1.service apache2@l2.service");
+    let log = state("l1", "/var/log/apache2");
+    s.sh_ok(&format!(
+        "curl -s http://127.0.0.1:8081/ >/dev/null; head -c 3000000 /dev/zero | tr '\\0' x >> {log}/access.log"
+    ));
+    // Both were last rotated long ago; l2's rules are broken.
+    for n in ["l1", "l2"] {
+        s.sh_ok(&format!(
+            "printf 'logrotate state -- version 2\\n\"/var/log/apache2/access.log\" 2020-1-1-0:0:0\\n' > {}",
+            state(n, "/var/lib/logrotate/status")
+        ));
+    }
+    // A rule for a log that does not exist, without missingok: logrotate fails.
+    s.sh_ok(&format!(
+        "printf '/var/log/absent.log {{\\n  daily\\n}}\\n' >> {}",
+        state("l2", "/etc/logrotate.d/apache2")
+    ));
+    let host_before = s.sh_ok("ls -l /var/log/apache2");
+
+    // The unit as shipped, pointed at the binary under test.
+    s.sh_ok(&format!(
+        "sed 's|@BINDIR@|{}|' {}/units/sandbox-service-logrotate.service > /etc/systemd/system/sandbox-service-logrotate.service \
+         && systemctl daemon-reload",
+        std::path::Path::new(BIN).parent().unwrap().display(),
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let out = s.run(&["systemctl", "start", "sandbox-service-logrotate.service"]);
+    assert!(!out.status.success(), "l2 failed, so the hook fails");
+    let j = s.journal("sandbox-service-logrotate.service");
+    assert!(j.contains("l1: logs rotated, service reloaded"), "{j}");
+    assert!(j.contains("l2: logrotate failed"), "{j}");
+    assert!(j.contains("logrotate failed in 1 of 2 sandboxes: l2"), "{j}");
+
+    let files = s.sh_ok(&format!("ls {log}"));
+    assert!(files.contains("access.log.1"), "{files}");
+    assert!(s.sh_ok(&format!("stat -c %s {log}/access.log.1")).trim().parse::<u64>().unwrap() > 3_000_000);
+    // After the reload apache2 writes to the new file.
+    s.sh_ok("curl -s http://127.0.0.1:8081/ >/dev/null");
+    let n = s.wait_for(&format!("wc -l < {log}/access.log"), |o| o.trim() == "1");
+    assert_eq!(n.trim(), "1");
+    assert_eq!(s.sh_ok("ls -l /var/log/apache2"), host_before, "the host's logs are untouched");
+    s.sh_ok("systemctl stop apache2@l1.service apache2@l2.service");
+}
+
+#[test]
+fn machined_lists_a_running_sandbox() {
+    let s = Systemd::boot();
+    s.ok(&["create", "m1", "--", "/bin/sleep", "1000"]);
+    s.ok(&["start", "m1"]);
+    let list = s.wait_for("machinectl list --no-legend --no-pager", |o| o.contains("m1"));
+    assert!(list.contains("m1") && list.contains("container") && list.contains("sandbox-service"), "{list}");
+    let st = s.sh_ok("machinectl status m1 --no-pager");
+    assert!(st.contains("Unit: m1.service"), "{st}");
+    s.ok(&["stop", "m1"]);
+    let list = s.wait_for("machinectl list --no-legend --no-pager", |o| !o.contains("m1"));
+    assert!(!list.contains("m1"), "{list}");
+}
