@@ -39,7 +39,10 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             let unit = ServiceName::parse(svc)?.unit;
             let mut out = Vec::new();
             for c in config::load_all(layout)?.into_iter().filter(|c| c.single_service() == Some(unit.as_str())) {
-                if systemd::active_state(&conn, &c.unit)? == "active" {
+                // A sandbox starting or already reloading gets the reload queued after.
+                let st = systemd::active_state(&conn, &c.unit)?;
+                tracing::debug!("{}: {st}", c.unit);
+                if matches!(st.as_str(), "active" | "reloading" | "activating") {
                     out.push(c);
                 }
             }
