@@ -61,6 +61,13 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     // It is counted with the service: same cgroup as the unit.
     let cg = s.ok(&["execute", "web1", "--", "cat", "/proc/self/cgroup"]);
     assert!(cg.lines().any(|l| l.ends_with("::/")), "in the sandbox's cgroup namespace root: {cg}");
+    // Ctrl-C (SIGINT to execute) reaches the command inside.
+    let out = s.sh(&format!(
+        "{BIN} execute web1 -- sh -c 'trap \"echo got-int; exit 5\" INT; echo ready; while :; do sleep 0.1; done' > /tmp/x.out & \
+         for i in $(seq 50); do grep -q ready /tmp/x.out 2>/dev/null && break; sleep 0.1; done; kill -INT $!; wait $!; echo status=$?; cat /tmp/x.out"
+    ));
+    let text = stdout(&out);
+    assert!(text.contains("status=5") && text.contains("got-int"), "{text}{}", stderr(&out));
     // -N runs with the caller's label; here that changes nothing else.
     assert_eq!(s.ok(&["execute", "-N", "web1", "--", "hostname"]), "web1\n");
     s.ok(&["stop", "web1"]);
@@ -182,13 +189,18 @@ fn the_logrotate_hook_rotates_each_sandbox_on_its_own() {
     ));
     let host_before = s.sh_ok("ls -l /var/log/apache2");
 
-    // The unit as shipped, pointed at the binary under test.
+    // The unit as shipped, pointed at the binary under test; handed in
+    // through the target directory, the one host path the harness sees.
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/units/sandbox-service-logrotate.service"))
+        .unwrap()
+        .replace("@BINDIR@", &std::path::Path::new(BIN).parent().unwrap().display().to_string());
+    let handed = target_dir().join(format!("logrotate-{}.service", std::process::id()));
+    std::fs::write(&handed, unit).unwrap();
     s.sh_ok(&format!(
-        "sed 's|@BINDIR@|{}|' {}/units/sandbox-service-logrotate.service > /etc/systemd/system/sandbox-service-logrotate.service \
-         && systemctl daemon-reload",
-        std::path::Path::new(BIN).parent().unwrap().display(),
-        env!("CARGO_MANIFEST_DIR")
+        "cp {} /etc/systemd/system/sandbox-service-logrotate.service && systemctl daemon-reload",
+        handed.display()
     ));
+    let _ = std::fs::remove_file(&handed);
     let out = s.run(&["systemctl", "start", "sandbox-service-logrotate.service"]);
     assert!(!out.status.success(), "l2 failed, so the hook fails");
     let j = s.journal("sandbox-service-logrotate.service");
@@ -219,4 +231,12 @@ fn machined_lists_a_running_sandbox() {
     s.ok(&["stop", "m1"]);
     let list = s.wait_for("machinectl list --no-legend --no-pager", |o| !o.contains("m1"));
     assert!(!list.contains("m1"), "{list}");
+
+    // Without machined the sandbox runs all the same, and the journal says why it is not listed.
+    s.sh_ok("systemctl stop systemd-machined.service; systemctl mask systemd-machined.service");
+    s.ok(&["start", "m1"]);
+    let j = s.wait_for("journalctl -u m1 -o cat -q --no-pager", |j| j.contains("not registered with systemd-machined"));
+    assert_eq!(j.matches("not registered with systemd-machined").count(), 1, "{j}");
+    assert_eq!(s.prop("m1.service", "ActiveState"), "active");
+    s.ok(&["stop", "m1"]);
 }

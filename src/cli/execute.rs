@@ -52,12 +52,7 @@ pub fn enter_and_fork(
     // Nothing in the sandbox may open /proc/PID/exe of ours (the host's
     // binary) while we are in its pid namespace.
     nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
-    let mut sigs = SigSet::empty();
-    for s in forward {
-        sigs.add(*s);
-    }
-    sigs.add(Signal::SIGCHLD);
-    sigs.thread_block().context("blocking signals")?;
+    let sigs = runtime::take_signals(forward)?;
     join::join_cgroup(t.shim)?;
     join::enter(&t)?;
     // SAFETY: single-threaded here; the child execs or exits.

@@ -51,6 +51,25 @@ pub const FORWARDED: &[Signal] = &[
 ];
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Blocks `forward` and SIGCHLD, to be read from a signalfd, after
+/// resetting them to their default action: an ignored signal (a shell
+/// starts background jobs with SIGINT ignored) would be dropped, not
+/// queued, and never forwarded.
+pub fn take_signals(forward: &[Signal]) -> Result<SigSet> {
+    let mut sigs = SigSet::empty();
+    for s in forward {
+        sigs.add(*s);
+    }
+    sigs.add(Signal::SIGCHLD);
+    sigs.thread_block().context("blocking signals")?;
+    for s in sigs.iter() {
+        // SAFETY: setting the default action; the signal is blocked, so no handler can run.
+        unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) }
+            .with_context(|| format!("resetting {s}"))?;
+    }
+    Ok(sigs)
+}
+
 /// Everything decided before the namespaces exist.
 pub struct Launch {
     pub cfg: SandboxConfig,
@@ -221,14 +240,9 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     }
 
     let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().context("socketpair for readiness")?;
-    let mut sigs = SigSet::empty();
-    for s in FORWARDED {
-        sigs.add(*s);
-    }
-    sigs.add(Signal::SIGCHLD);
     // Blocked before clone so no signal is lost between the two; the shim
     // inherits the mask and takes them from its own signalfd.
-    sigs.thread_block().context("blocking signals")?;
+    let sigs = take_signals(FORWARDED)?;
 
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
