@@ -17,7 +17,7 @@ pub const FILE: &str = "seccomp.bpf";
 /// reboot, swapon/off, clock and time setting, acct, quotactl,
 /// lookup_dcookie, iopl/ioperm, vm86, uselib, ustat, sysfs, _sysctl,
 /// fanotify_init, name_to_handle_at, kcmp, mbind and the NUMA policy calls.
-const ALLOWED: &[&str] = &[
+pub const ALLOWED: &[&str] = &[
     "accept",
     "accept4",
     "access",
@@ -370,12 +370,12 @@ const ALLOWED: &[&str] = &[
 ];
 
 /// clone(2) flags that make namespaces: clone is allowed only without them.
-const CLONE_NEW_ANY: u64 = 0x7E02_0000;
+pub const CLONE_NEW_ANY: u64 = 0x7E02_0000;
 /// AF_VSOCK: talks to the hypervisor, not to anything a service needs.
-const AF_VSOCK: u64 = 40;
+pub const AF_VSOCK: u64 = 40;
 /// personality(2) values glibc and common tools use (Linux, PER_LINUX32,
 /// UNAME26 variants, and the query 0xffffffff).
-const PERSONALITIES: &[u64] = &[0, 8, 0x20000, 0x20008, 0xffff_ffff];
+pub const PERSONALITIES: &[u64] = &[0, 8, 0x20000, 0x20008, 0xffff_ffff];
 
 /// Compiles the filter for the native architecture and its 32-bit
 /// companions, as BPF ready for seccomp(SECCOMP_SET_MODE_FILTER).

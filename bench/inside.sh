@@ -1,0 +1,107 @@
+#!/bin/bash
+# Runs inside the throwaway systemd booted by bench/run; see there.
+# BIN: the sandbox-service binary; OUT: where results go; QUICK=1: smoke.
+set -euo pipefail
+cd "$OUT"
+if [ "$QUICK" = 1 ]; then RUNS="-w 0 -r 2"; FEW="-w 0 -r 2"; SCALE=5; else RUNS="-w 5 -r 100"; FEW="-w 1 -r 20"; SCALE=200; fi
+hf() { local name=$1; shift; hyperfine -N --style basic $RUNS --export-json "$OUT/$name.json" "$@" > "$OUT/$name.txt"; }
+hf_few() { local name=$1; shift; hyperfine -N --style basic $FEW --export-json "$OUT/$name.json" "$@" > "$OUT/$name.txt"; }
+say() { echo "bench: $*" >&2; }
+
+# A root for crun and nspawn: the host's /usr and /etc come in as binds.
+mkdir -p rootfs/{usr,etc,proc,dev,sys,tmp,run}
+for l in bin sbin lib lib64; do [ -e "rootfs/$l" ] || ln -s "usr/$l" "rootfs/$l"; done
+make_bundle() {  # make_bundle DIR WITH_SECCOMP
+    mkdir -p "$1" && (cd "$1" && rm -f config.json && crun spec)
+    python3 - "$1/config.json" "$2" "$OUT/seccomp.json" "$OUT/rootfs" <<'PY'
+import json, sys
+path, with_seccomp, profile, rootfs = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
+c = json.load(open(path))
+caps = ["CAP_" + n for n in "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE".split()]
+c["root"] = {"path": rootfs, "readonly": True}
+p = c["process"]
+p["terminal"] = False
+p["args"] = ["/bin/true"]
+p["noNewPrivileges"] = True
+p["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
+c["hostname"] = "bench"
+c["mounts"] = [m for m in c["mounts"] if m["destination"] in ("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys")]
+c["mounts"] += [
+    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
+    {"destination": "/etc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+    {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]},
+]
+lin = c["linux"]
+lin["namespaces"] = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
+lin.pop("uidMappings", None); lin.pop("gidMappings", None)
+if with_seccomp:
+    lin["seccomp"] = json.load(open(profile))
+else:
+    lin.pop("seccomp", None)
+json.dump(c, open(path, "w"), indent=1)
+PY
+}
+make_bundle "$OUT/crun-seccomp" 1
+make_bundle "$OUT/crun-plain" 0
+
+say "1/6 launch of /bin/true"
+$BIN -q create g-true -- /bin/true
+$BIN run g-true 2>/dev/null
+hf launch \
+    -n sandbox-service "$BIN run g-true" \
+    -n bwrap "bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --new-session --die-with-parent /bin/true" \
+    -n crun-seccomp "crun run --bundle $OUT/crun-seccomp bench-a" \
+    -n crun-no-seccomp "crun run --bundle $OUT/crun-plain bench-b" \
+    -n systemd-nspawn "systemd-nspawn --register=no --quiet -D $OUT/rootfs --bind-ro=/usr --bind-ro=/etc /bin/true" \
+    -n unshare "unshare -fpmiu --mount-proc /bin/true" \
+    -n /bin/true "/bin/true"
+strace -f -c -o "$OUT/profile-strace.txt" "$BIN" run g-true 2>/dev/null || true
+
+say "2/6 create and delete"
+hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&1 || true'" -n "create -u apache2" "$BIN -q create -u apache2 w1"
+hf_few create-nginx --prepare "sh -c '$BIN -q delete --force s1 >/dev/null 2>&1 || true'" -n "create -u nginx" "$BIN -q create -u nginx s1"
+hf_few delete --prepare "sh -c '$BIN -q create d1 -- /bin/true'" -n "delete" "$BIN -q delete d1"
+hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
+
+say "3/6 execute"
+$BIN -q create g-exec -- /bin/sleep infinity
+systemctl start g-exec.service
+SHIM=$(cat /run/sandbox-service/g-exec.pid)
+hf execute -n "sandbox-service execute" "$BIN execute g-exec -- /bin/true" -n "nsenter -a" "nsenter -a -t $SHIM /bin/true"
+systemctl stop g-exec.service
+
+say "4/6 memory of the shim"
+rss() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "{\"rss_kib\": %d, \"pss_kib\": %d}", r, p}' "/proc/$1/smaps_rollup"; }
+$BIN -q create -u apache2 rss1
+systemctl start apache2@rss1.service
+RUN=$(systemctl show -p MainPID --value apache2@rss1.service)
+SHIM=$(cat /run/sandbox-service/rss1.pid)
+tini -s -- sleep infinity & TINI=$!
+sleep 0.3
+{
+    echo "{\"sandbox-service-init (apache2 running)\": $(rss "$SHIM"),"
+    echo " \"sandbox-service run (host side)\": $(rss "$RUN"),"
+    echo " \"tini (sleep running)\": $(rss "$TINI"),"
+    echo " \"conmon\": null}"
+} > "$OUT/memory.json"
+kill "$TINI"; systemctl stop apache2@rss1.service
+
+say "5/6 start to first HTTP 200"
+$BIN -q create -u apache2 -p /var/www web1
+sed -i 's/^Listen 80$/Listen 8081/' /var/lib/sandbox-service/web1/tree/etc/apache2/ports.conf
+sed -i 's/:80>/:8081>/' /var/lib/sandbox-service/web1/tree/etc/apache2/sites-available/000-default.conf
+hf_few start-to-200 \
+    --prepare "systemctl stop apache2@web1.service apache2.service" \
+    -n "sandboxed apache2@web1" "sh -c 'systemctl start apache2@web1 && until curl -sf -o /dev/null http://127.0.0.1:8081/; do :; done'" \
+    -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
+systemctl stop apache2@web1.service apache2.service
+
+say "6/6 scale: $SCALE creates, then list"
+: > "$OUT/scale.txt"
+for i in $(seq "$SCALE"); do
+    t0=$(date +%s%N); $BIN -q create "n$i" -- /bin/true; t1=$(date +%s%N)
+    echo "$i $(( (t1 - t0) / 1000 ))" >> "$OUT/scale.txt"
+done
+hf_few list -n "list ($SCALE sandboxes)" "$BIN list"
+say "done"
