@@ -21,13 +21,14 @@
 
 use crate::plan::{self, PrivatePath};
 use anyhow::{Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::FsFlags;
 use nix::unistd::{chdir, pivot_root};
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Everything the mount sequence needs, computed before the namespaces.
@@ -239,29 +240,66 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, Strin
         .filter(|(p, _)| p.starts_with("/etc/") && host_etc.join(&p[5..]).symlink_metadata().is_ok())
         .map(|(p, why)| (p.to_string(), why.to_string()))
         .collect();
-    let mut walk = walkdir::WalkDir::new(host_etc).min_depth(1).into_iter();
-    while let Some(ent) = walk.next() {
-        // An entry that cannot be read is no entry a sandbox could read.
-        let Ok(ent) = ent else { continue };
-        let rel = ent.path().strip_prefix(host_etc).unwrap_or(ent.path());
-        let abs = format!("/etc/{}", rel.display());
-        let is_private = private.iter().any(|p| abs == p.path || abs.starts_with(&format!("{}/", p.path)));
-        let masked = out.iter().any(|(m, _)| abs == *m || abs.starts_with(&format!("{m}/")));
-        if is_private || masked {
-            if ent.file_type().is_dir() {
-                walk.skip_current_dir();
-            }
-            continue;
-        }
-        let Ok(md) = ent.metadata() else { continue };
-        if !ent.file_type().is_symlink() && md.mode() & 0o004 == 0 {
-            out.push((abs, "the host keeps it from other users".into()));
-            if ent.file_type().is_dir() {
-                walk.skip_current_dir();
-            }
-        }
+    // Not walked: the sandbox's own copies, and what is masked whole anyway.
+    let mut skip: Vec<String> = private.iter().map(|p| p.path.clone()).collect();
+    skip.extend(out.iter().map(|(p, _)| p.clone()));
+    if let Ok(dir) =
+        nix::dir::Dir::open(host_etc, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    {
+        let mut abs = String::from("/etc");
+        walk_masks(dir, &mut abs, &skip, &mut out);
     }
     out
+}
+
+fn covered(abs: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| abs.strip_prefix(p.as_str()).is_some_and(|r| r.is_empty() || r.starts_with('/')))
+}
+
+/// One directory of `etc_masks`: getdents and fstatat relative to the
+/// directory, no path lookups from /, no stat of symlinks (never masked: a
+/// bind would follow them). This walk is on every start's path.
+fn walk_masks(mut dir: nix::dir::Dir, abs: &mut String, skip: &[String], out: &mut Vec<(String, String)>) {
+    use nix::dir::Type;
+    let fd = dir.as_raw_fd();
+    let mut subdirs = Vec::new();
+    for ent in dir.iter().flatten() {
+        let name = ent.file_name().to_bytes();
+        if name == b"." || name == b".." || ent.file_type() == Some(Type::Symlink) {
+            continue;
+        }
+        let Ok(name_s) = std::str::from_utf8(name) else { continue };
+        let len = abs.len();
+        abs.push('/');
+        abs.push_str(name_s);
+        if !covered(abs, skip) {
+            // SAFETY: fd is the open directory being read.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            if let Ok(st) = nix::sys::stat::fstatat(borrowed, ent.file_name(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+            {
+                let kind = st.st_mode & nix::libc::S_IFMT;
+                if kind != nix::libc::S_IFLNK && st.st_mode & 0o004 == 0 {
+                    out.push((abs.clone(), "the host keeps it from other users".into()));
+                } else if kind == nix::libc::S_IFDIR {
+                    subdirs.push((ent.file_name().to_owned(), abs.clone()));
+                }
+            }
+        }
+        abs.truncate(len);
+    }
+    for (name, path) in subdirs {
+        // SAFETY: as above.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if let Ok(sub) = nix::dir::Dir::openat(
+            borrowed,
+            name.as_c_str(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            let mut p = path;
+            walk_masks(sub, &mut p, skip, out);
+        }
+    }
 }
 
 /// Builds the root and pivots into it. Runs in the container's first

@@ -383,6 +383,10 @@ pub fn compile() -> Result<Vec<u8>> {
     let mut f = ScmpFilterContext::new(ScmpAction::Errno(libc_eperm())).context("seccomp: new filter")?;
     // We set no_new_privs ourselves, in the runtime, before loading.
     f.set_ctl_nnp(false)?;
+    // A binary tree of syscall numbers, not a list: the kernel runs the
+    // filter over every syscall of every architecture when it is loaded (to
+    // cache constant answers), which took 0.8 ms of each start with a list.
+    f.set_ctl_optimize(2).context("seccomp: binary-tree optimization")?;
     if ScmpArch::native() == ScmpArch::X8664 {
         f.add_arch(ScmpArch::X86)?;
         f.add_arch(ScmpArch::X32)?;
