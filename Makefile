@@ -13,9 +13,10 @@ CARGO ?= cargo
 # Build: libselinux headers and libclang for the selinux crate's bindings.
 BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-dev
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
-TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps
+TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
+            hyperfine bubblewrap crun tini strace python3
 
-.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart
+.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke
 
 all: build
 
@@ -72,7 +73,15 @@ man-check:
 test: deps-test
 	$(CARGO) test --locked
 
-check: deps-test lint man-check test
+check: deps-test lint man-check test bench-smoke
+
+# Every benchmark against the peers (target/bench/report.md); see docs/benchmarks.md.
+bench: deps-test
+	bench/run
+
+# CI's smoke of the benchmarks: each measure twice, no targets checked.
+bench-smoke: deps-test
+	bench/run --quick > /dev/null
 
 clean:
 	$(CARGO) clean

@@ -92,7 +92,7 @@ $BIN -q create -u apache2 -p /var/www web1
 sed -i 's/^Listen 80$/Listen 8081/' /var/lib/sandbox-service/web1/tree/etc/apache2/ports.conf
 sed -i 's/:80>/:8081>/' /var/lib/sandbox-service/web1/tree/etc/apache2/sites-available/000-default.conf
 hf_few start-to-200 \
-    --prepare "systemctl stop apache2@web1.service apache2.service" \
+    --prepare "sh -c 'systemctl stop apache2@web1.service apache2.service; systemctl reset-failed apache2@web1.service apache2.service 2>/dev/null || true'" \
     -n "sandboxed apache2@web1" "sh -c 'systemctl start apache2@web1 && until curl -sf -o /dev/null http://127.0.0.1:8081/; do :; done'" \
     -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
 systemctl stop apache2@web1.service apache2.service
