@@ -43,8 +43,8 @@ target("execute / nsenter -a", ms(ex["sandbox-service execute"]) / ms(ex["nsente
 mem = json.load(open(os.path.join(out, "memory.json")))
 print("\n### 4. Memory\n\n| process | RSS KiB | PSS KiB |\n|---|---:|---:|")
 for name, m in mem.items():
-    if m is None:
-        print(f"| {name} | not measured (needs a podman container) | |")
+    if not isinstance(m, dict):
+        print(f"| {name} | {m} | |")
     else:
         print(f"| {name} | {m['rss_kib']} | {m['pss_kib']} |")
 target("shim RSS", mem["sandbox-service-init (apache2 running)"]["rss_kib"] / 1024, 1.0, " MiB")
