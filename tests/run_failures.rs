@@ -79,6 +79,14 @@ fn bad_configs_fail_the_unit_with_a_clear_message() {
 fn a_hundred_start_stop_cycles_leave_nothing_behind() {
     let s = Systemd::boot();
     s.ok(&["create", "cyc1", "--", "/bin/sleep", "1000"]);
+    // A second runtime for a running sandbox is refused, not stacked.
+    s.ok(&["start", "cyc1"]);
+    let out = s.tool(&["run", "cyc1"]);
+    assert_eq!(
+        stderr(&out).trim(),
+        "sandbox-service: error: sandbox 'cyc1' is already running: stop it first (sandbox-service stop cyc1)"
+    );
+    s.ok(&["stop", "cyc1"]);
     let ns_before = s.sh_ok("ls -l /proc/[0-9]*/ns/mnt 2>/dev/null | sed 's/.*-> //' | sort -u | wc -l");
     let mounts_before = s.sh_ok("cat /proc/self/mountinfo");
     for i in 0..100 {

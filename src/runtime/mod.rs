@@ -226,6 +226,9 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
 
 /// Runs the sandbox in the foreground; returns how the service ended.
 pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
+    if control::shim_pid(name).is_ok() {
+        bail!("sandbox '{name}' is already running: stop it first (sandbox-service stop {name})");
+    }
     let launch = prepare(layout, name)?;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -278,20 +281,26 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
         .context("clone into new namespaces")?;
     drop(theirs);
-    if let Some(base) = launch.cfg.container.private_users {
-        if let Err(e) = userns::write_maps(pid, base) {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-            return Err(e);
+    let outcome = (|| {
+        if let Some(base) = launch.cfg.container.private_users {
+            userns::write_maps(pid, base)?;
+            nix::unistd::write(&maps_w, b"1").context("releasing the container")?;
         }
-        nix::unistd::write(&maps_w, b"1").context("releasing the container")?;
-    }
-    drop(maps_w);
-    let _files = RunFiles::create(name, pid)?;
-    // Only under systemd: a bare `run` in a terminal has no machine to be.
-    let registering = std::env::var_os("NOTIFY_SOCKET").map(|_| machined::spawn_register(name, pid.as_raw() as u32));
-    let outcome = supervise::supervise(pid, &ours, &sigs, &_files.listener);
-    if registering.is_some_and(|h| h.join().unwrap_or(false)) {
-        machined::unregister(name);
+        drop(maps_w);
+        let files = RunFiles::create(name, pid)?;
+        // Only under systemd: a bare `run` in a terminal has no machine to be.
+        let registering =
+            std::env::var_os("NOTIFY_SOCKET").map(|_| machined::spawn_register(name, pid.as_raw() as u32));
+        let outcome = supervise::supervise(pid, &ours, &sigs, &files.listener);
+        if registering.is_some_and(|h| h.join().unwrap_or(false)) {
+            machined::unregister(name);
+        }
+        outcome
+    })();
+    if outcome.is_err() {
+        // Nothing may outlive a runtime that failed: the container goes with it.
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
     outcome
 }
