@@ -7,7 +7,8 @@ LIBEXECDIR ?= $(PREFIX)/libexec
 SYSCONFDIR ?= /etc
 # systemd reads /usr/local/lib/systemd/system as well as /usr/lib/...
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 CARGO ?= cargo
 
 # Build: libselinux headers and libclang for the selinux crate's bindings.
@@ -46,6 +47,11 @@ install: deps-build build
 	    sed 's|@BINDIR@|$(BINDIR)|g' units/$$u > units/$$u.out && install -D -m 0644 units/$$u.out $(DESTDIR)$(UNITDIR)/$$u && rm units/$$u.out; done
 	sed 's|@BINDIR@|$(BINDIR)|g' units/sandbox-service.cron.daily > units/cron.out && \
 	    install -D -m 0755 units/cron.out $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service && rm units/cron.out
+	mkdir -p $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
+	         $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	COMPLETE=bash target/release/sandbox-service > $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service
+	COMPLETE=zsh target/release/sandbox-service > $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service
+	COMPLETE=fish target/release/sandbox-service > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
 	install -D -m 0644 man/sandbox-service-init.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8
 	install -D -m 0644 man/sandbox-service.sandbox.5 $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
@@ -55,7 +61,10 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man8/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8 \
 	      $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5 \
 	      $(DESTDIR)$(UNITDIR)/sandbox-service-logrotate.service $(DESTDIR)$(UNITDIR)/sandbox-service-logrotate.timer \
-	      $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service
+	      $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service \
+	      $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service \
+	      $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service \
+	      $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/sandbox-service
 
 lint:

@@ -3,6 +3,7 @@ use clap::Parser;
 use sandbox_service::cli::{self, Cli};
 
 fn main() {
+    cli::complete::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),

@@ -16,6 +16,7 @@ use std::os::unix::fs::DirBuilderExt;
 /// Copy a stopped sandbox under a new name, with a new label and units.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub source: String,
     pub dest: String,
     /// SELinux labelling of the copy: dynamic, static,label=s0:cX,cY, or inherit.

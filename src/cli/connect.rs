@@ -23,6 +23,7 @@ pub struct Args {
     #[arg(short = 'N', long)]
     pub noseclabel: bool,
     /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
 }
 

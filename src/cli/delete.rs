@@ -10,6 +10,8 @@ use anyhow::{bail, Result};
 /// Remove a sandbox: its config, state and units.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
     /// Stop it first if it is running.
     #[arg(short, long)]

@@ -19,6 +19,7 @@ pub struct Args {
     #[arg(short = 'N', long)]
     pub noseclabel: bool,
     /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
     /// The command and its arguments, looked up in the sandbox's PATH.
     #[arg(last = true, required = true, value_name = "COMMAND")]

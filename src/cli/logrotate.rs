@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Only these sandboxes (default: every running one).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub names: Vec<String>,
 }
 

@@ -1,6 +1,7 @@
 //! The command line: one file per command, named for it.
 
 mod clone;
+pub mod complete;
 mod connect;
 mod create;
 mod delete;

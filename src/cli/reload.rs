@@ -15,6 +15,7 @@ use anyhow::{anyhow, bail, Result};
 pub struct Args {
     /// The sandbox's name.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: Option<String>,
     /// Every running sandbox of service SVC (e.g. apache2).
     #[arg(long, value_name = "SVC")]
@@ -25,6 +26,7 @@ pub struct Args {
 #[derive(clap::Args, Debug)]
 pub struct NowArgs {
     /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
 }
 

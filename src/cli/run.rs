@@ -7,6 +7,7 @@ use anyhow::Result;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
 }
 

@@ -10,6 +10,8 @@ use serde_json::json;
 /// Show one sandbox.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The sandbox's name.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
     /// One JSON object, for scripts.
     #[arg(long)]

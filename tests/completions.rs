@@ -1,0 +1,25 @@
+//! Shell completion: the scripts clap_complete writes, and sandbox names
+//! completed from the configs that exist.
+mod harness;
+use harness::*;
+
+#[test]
+fn names_complete_from_the_configs_and_the_scripts_parse() {
+    let s = Systemd::boot();
+    for n in ["web1", "web2", "other"] {
+        s.ok(&["create", n, "--", "/bin/true"]);
+    }
+    // fish's protocol: the words so far, candidates one a line.
+    let out = s.sh_ok(&format!("COMPLETE=fish {BIN} -- sandbox-service status w"));
+    assert_eq!(out, "web1\nweb2\n");
+    let out = s.sh_ok(&format!("COMPLETE=fish {BIN} -- sandbox-service execute ''"));
+    assert!(out.contains("other\n") && out.contains("web1\n"), "{out}");
+    let out = s.sh_ok(&format!("COMPLETE=fish {BIN} -- sandbox-service res"));
+    assert!(out.starts_with("restart\t"), "{out}");
+    // The scripts make install puts in place are valid for their shells.
+    s.sh_ok(&format!(
+        "COMPLETE=bash {BIN} > /tmp/c.bash && bash -n /tmp/c.bash && grep -q sandbox-service /tmp/c.bash"
+    ));
+    let fish = s.sh_ok(&format!("COMPLETE=fish {BIN}"));
+    assert!(fish.starts_with("complete --keep-order --exclusive --command sandbox-service"), "{fish}");
+}
