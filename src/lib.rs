@@ -6,6 +6,7 @@ pub mod config;
 pub mod interrupt;
 pub mod label;
 pub mod layout;
+pub mod logging;
 pub mod manifest;
 pub mod names;
 pub mod payload;

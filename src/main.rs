@@ -15,19 +15,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let level = if cli.verbose {
-        tracing::Level::DEBUG
-    } else if cli.quiet {
-        tracing::Level::ERROR
-    } else {
-        tracing::Level::WARN
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
-        .init();
+    sandbox_service::logging::init(cli.verbose, cli.quiet);
     match cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

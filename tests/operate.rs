@@ -237,6 +237,9 @@ fn machined_lists_a_running_sandbox() {
     s.ok(&["start", "m1"]);
     let j = s.wait_for("journalctl -u m1 -o cat -q --no-pager", |j| j.contains("not registered with systemd-machined"));
     assert_eq!(j.matches("not registered with systemd-machined").count(), 1, "{j}");
+    // Under systemd the tool logs to the journal itself, with the sandbox as a field.
+    let tagged = s.sh_ok("journalctl SANDBOX=m1 SYSLOG_IDENTIFIER=sandbox-service -o cat -q --no-pager");
+    assert!(tagged.contains("not registered with systemd-machined"), "{tagged}");
     assert_eq!(s.prop("m1.service", "ActiveState"), "active");
     s.ok(&["stop", "m1"]);
 }

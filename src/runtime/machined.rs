@@ -37,8 +37,9 @@ pub fn spawn_register(name: &str, leader: u32) -> JoinHandle<bool> {
     std::thread::spawn(move || match register(&name, leader) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!(
-                "sandbox-service: {name}: not registered with systemd-machined ({e:#}): machinectl will not list it"
+            tracing::warn!(
+                sandbox = %name,
+                "{name}: not registered with systemd-machined ({e:#}): machinectl will not list it"
             );
             false
         }
@@ -54,6 +55,6 @@ pub fn unregister(name: &str) {
         m.unregister_machine(machine_name(name)).await
     });
     if let Err(e) = r {
-        tracing::debug!("UnregisterMachine {name}: {e}");
+        tracing::debug!(sandbox = %name, "UnregisterMachine {name}: {e}");
     }
 }

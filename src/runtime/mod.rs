@@ -116,7 +116,7 @@ fn other_configs(layout: &Layout, name: &str) -> Vec<SandboxConfig> {
         }
         match SandboxConfig::load(&p) {
             Ok(c) => out.push(c),
-            Err(e) => eprintln!("sandbox-service: warning: label not checked against {}: {e:#}", p.display()),
+            Err(e) => tracing::warn!(sandbox = %name, "label not checked against {}: {e:#}", p.display()),
         }
     }
     out
