@@ -15,9 +15,9 @@ CARGO ?= cargo
 BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-dev
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
 TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
-            hyperfine bubblewrap crun tini strace python3
+            hyperfine bubblewrap crun tini strace python3 selinux-policy-dev
 
-.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke
+.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy
 
 all: build
 
@@ -52,6 +52,8 @@ install: deps-build build
 	COMPLETE=bash target/release/sandbox-service > $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service
 	COMPLETE=zsh target/release/sandbox-service > $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service
 	COMPLETE=fish target/release/sandbox-service > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
+	for f in sandbox_service.te sandbox_service.fc sandbox_service.if; do \
+	    install -D -m 0644 policy/$$f $(DESTDIR)$(DATADIR)/sandbox-service/policy/$$f; done
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
 	install -D -m 0644 man/sandbox-service-init.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service-init.8
 	install -D -m 0644 man/sandbox-service.sandbox.5 $(DESTDIR)$(MANDIR)/man5/sandbox-service.sandbox.5
@@ -65,6 +67,8 @@ uninstall:
 	      $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service \
 	      $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service \
 	      $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
+	rm -rf $(DESTDIR)$(DATADIR)/sandbox-service/policy
+	-rmdir $(DESTDIR)$(DATADIR)/sandbox-service
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/sandbox-service
 
 lint:
@@ -82,7 +86,7 @@ man-check:
 test: deps-test
 	$(CARGO) test --locked
 
-check: deps-test lint man-check test bench-smoke
+check: deps-test lint man-check policy test bench-smoke
 
 # Every benchmark against the peers (target/bench/report.md); see docs/benchmarks.md.
 bench: deps-test
@@ -91,6 +95,11 @@ bench: deps-test
 # CI's smoke of the benchmarks: each measure twice, no targets checked.
 bench-smoke: deps-test
 	bench/run --quick > /dev/null
+
+# The SELinux policy module, built with the distribution's policy devel
+# Makefile (selinux-policy-dev); load it with semodule -i policy/sandbox_service.pp.
+policy:
+	$(MAKE) -C policy -f /usr/share/selinux/devel/Makefile sandbox_service.pp
 
 clean:
 	$(CARGO) clean
