@@ -17,7 +17,7 @@ BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-
 TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
             hyperfine bubblewrap crun tini strace python3 selinux-policy-dev
 
-.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy
+.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm
 
 all: build
 
@@ -40,7 +40,10 @@ deps-build:
 deps-test: deps-build
 	$(call apt_install,$(TEST_DEPS))
 
-install: deps-build build
+install: deps-build build install-files
+
+# What a package build runs after `make build` (see packaging/).
+install-files:
 	install -D -m 0755 target/release/sandbox-service $(DESTDIR)$(BINDIR)/sandbox-service
 	install -D -m 0755 target/release/sandbox-service-init $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init
 	for u in sandbox-service-logrotate.service sandbox-service-logrotate.timer; do \
@@ -86,7 +89,7 @@ man-check:
 test: deps-test
 	$(CARGO) test --locked
 
-check: deps-test lint man-check policy test bench-smoke
+check: deps-test lint man-check policy test bench-smoke rpm
 
 # Every benchmark against the peers (target/bench/report.md); see docs/benchmarks.md.
 bench: deps-test
@@ -100,6 +103,14 @@ bench-smoke: deps-test
 # Makefile (selinux-policy-dev); load it with semodule -i policy/sandbox_service.pp.
 policy:
 	$(MAKE) -C policy -f /usr/share/selinux/devel/Makefile sandbox_service.pp
+
+# The RPM, from the tree in place (Debian's rpmbuild cannot see Fedora's
+# BuildRequires, hence --nodeps); it lands in target/rpm/RPMS/.
+rpm:
+	rpmspec -P packaging/sandbox-service.spec > /dev/null
+	rpmbuild -bb --build-in-place --nodeps --define "_topdir $(CURDIR)/target/rpm" packaging/sandbox-service.spec > target/rpmbuild.log 2>&1 \
+	    || { tail -30 target/rpmbuild.log; exit 1; }
+	rpm -qlp target/rpm/RPMS/*/sandbox-service-*.rpm | grep -qx /usr/libexec/sandbox-service/sandbox-service-init
 
 clean:
 	$(CARGO) clean
