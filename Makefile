@@ -10,14 +10,16 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 CARGO ?= cargo
+# Where cargo puts release binaries (CARGO_TARGET_DIR when set).
+RELEASE ?= $(or $(CARGO_TARGET_DIR),target)/release
 
 # Build: libselinux headers and libclang for the selinux crate's bindings.
 BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-dev
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
 TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
-            hyperfine bubblewrap crun tini strace python3 selinux-policy-dev
+            hyperfine bubblewrap crun tini strace python3 selinux-policy-dev debhelper lintian fakeroot
 
-.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm
+.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm deb
 
 all: build
 
@@ -44,17 +46,17 @@ install: deps-build build install-files
 
 # What a package build runs after `make build` (see packaging/).
 install-files:
-	install -D -m 0755 target/release/sandbox-service $(DESTDIR)$(BINDIR)/sandbox-service
-	install -D -m 0755 target/release/sandbox-service-init $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init
+	install -D -m 0755 $(RELEASE)/sandbox-service $(DESTDIR)$(BINDIR)/sandbox-service
+	install -D -m 0755 $(RELEASE)/sandbox-service-init $(DESTDIR)$(LIBEXECDIR)/sandbox-service/sandbox-service-init
 	for u in sandbox-service-logrotate.service sandbox-service-logrotate.timer; do \
 	    sed 's|@BINDIR@|$(BINDIR)|g' units/$$u > units/$$u.out && install -D -m 0644 units/$$u.out $(DESTDIR)$(UNITDIR)/$$u && rm units/$$u.out; done
 	sed 's|@BINDIR@|$(BINDIR)|g' units/sandbox-service.cron.daily > units/cron.out && \
 	    install -D -m 0755 units/cron.out $(DESTDIR)$(SYSCONFDIR)/cron.daily/sandbox-service && rm units/cron.out
 	mkdir -p $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
 	         $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
-	COMPLETE=bash target/release/sandbox-service > $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service
-	COMPLETE=zsh target/release/sandbox-service > $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service
-	COMPLETE=fish target/release/sandbox-service > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
+	COMPLETE=bash $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service
+	COMPLETE=zsh $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service
+	COMPLETE=fish $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
 	for f in sandbox_service.te sandbox_service.fc sandbox_service.if; do \
 	    install -D -m 0644 policy/$$f $(DESTDIR)$(DATADIR)/sandbox-service/policy/$$f; done
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
@@ -89,7 +91,7 @@ man-check:
 test: deps-test
 	$(CARGO) test --locked
 
-check: deps-test lint man-check policy test bench-smoke rpm
+check: deps-test lint man-check policy test bench-smoke rpm deb
 
 # Every benchmark against the peers (target/bench/report.md); see docs/benchmarks.md.
 bench: deps-test
@@ -111,6 +113,22 @@ rpm:
 	rpmbuild -bb --build-in-place --nodeps --define "_topdir $(CURDIR)/target/rpm" packaging/sandbox-service.spec > target/rpmbuild.log 2>&1 \
 	    || { tail -30 target/rpmbuild.log; exit 1; }
 	rpm -qlp target/rpm/RPMS/*/sandbox-service-*.rpm | grep -qx /usr/libexec/sandbox-service/sandbox-service-init
+
+# The .deb, built with dpkg-buildpackage from a copy of the tree (it writes
+# beside the source), sharing this tree's cargo cache; checked with lintian.
+DEBBUILD = $(CURDIR)/target/deb
+deb:
+	rm -rf $(DEBBUILD) && mkdir -p $(DEBBUILD)/sandbox-service-0.1.0
+	tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C $(DEBBUILD)/sandbox-service-0.1.0
+	cp -a packaging/debian $(DEBBUILD)/sandbox-service-0.1.0/debian
+	cp packaging/check-deb.sh $(DEBBUILD)/check-deb.sh
+	cd $(DEBBUILD)/sandbox-service-0.1.0 && CARGO_TARGET_DIR=$(CURDIR)/target \
+	    dpkg-buildpackage -b -us -uc > $(DEBBUILD)/build.log 2>&1 || { tail -30 $(DEBBUILD)/build.log; exit 1; }
+	lintian --fail-on error $(DEBBUILD)/sandbox-service_*.deb
+	tests/harness/in-systemd.sh $(CURDIR)/target $(DEBBUILD)/harness.log \
+	    bash $(CURDIR)/target/deb/check-deb.sh $(DEBBUILD)/$$(cd $(DEBBUILD) && ls sandbox-service_*.deb) > $(DEBBUILD)/check.log 2>&1 \
+	    || { tail -30 $(DEBBUILD)/check.log; exit 1; }
+	@tail -1 $(DEBBUILD)/check.log
 
 clean:
 	$(CARGO) clean
