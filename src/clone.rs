@@ -24,7 +24,14 @@ pub struct Stats {
 
 /// Copies `src` (file, symlink or directory tree) to `dst`, which must not
 /// exist; `keep` decides for each path under a directory whether to copy it.
-pub fn copy(src: &Path, dst: &Path, keep: &dyn Fn(&Path) -> bool, stats: &mut Stats) -> Result<()> {
+/// `progress` reports on a terminal.
+pub fn copy(
+    src: &Path,
+    dst: &Path,
+    keep: &dyn Fn(&Path) -> bool,
+    stats: &mut Stats,
+    progress: &mut crate::progress::Progress,
+) -> Result<()> {
     let meta = fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
     if !meta.is_dir() {
         return copy_one(src, dst, &meta, stats);
@@ -35,6 +42,7 @@ pub fn copy(src: &Path, dst: &Path, keep: &dyn Fn(&Path) -> bool, stats: &mut St
     let mut walk = WalkDir::new(src).follow_links(false).sort_by_file_name().into_iter();
     while let Some(ent) = walk.next() {
         interrupt::check()?;
+        progress.tick(stats);
         let ent = ent.with_context(|| format!("walking {}", src.display()))?;
         let rel = ent.path().strip_prefix(src).expect("walk stays under its root");
         let to = if rel.as_os_str().is_empty() { dst.to_path_buf() } else { dst.join(rel) };
@@ -176,7 +184,7 @@ mod tests {
         let dst = t.path().join("dst");
         let mut st = Stats::default();
         let keep = |p: &Path| !p.ends_with("secret");
-        copy(&src, &dst, &keep, &mut st).unwrap();
+        copy(&src, &dst, &keep, &mut st, &mut crate::progress::Progress::new("test")).unwrap();
 
         assert_eq!(fs::read_to_string(dst.join("sub/f")).unwrap(), "hello");
         let m = fs::metadata(dst.join("sub/f")).unwrap();

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod names;
 pub mod payload;
 pub mod plan;
+pub mod progress;
 pub mod rootpath;
 pub mod runtime;
 pub mod sandbox;

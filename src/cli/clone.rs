@@ -63,7 +63,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     fs::DirBuilder::new().mode(0o700).create(&built)?;
     let mut stats = Stats::default();
     let src_state = layout.state_dir(&src.name);
-    copy::copy(&src_state.join(TREE), &built.join(TREE), &|_| true, &mut stats)?;
+    let mut progress = crate::progress::Progress::new(&format!("cloning {} to {}", src.name, a.dest));
+    copy::copy(&src_state.join(TREE), &built.join(TREE), &|_| true, &mut stats, &mut progress)?;
+    drop(progress);
     if let (Some(from), Some(to)) = (src.container.private_users, cfg.container.private_users) {
         crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
     }

@@ -218,6 +218,7 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
 /// Copies every private path of `plan` from the tree into `tree`.
 pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
     let mut stats = Stats::default();
+    let mut progress = crate::progress::Progress::new("copying the private paths");
     let root = layout.root();
     let keep = |p: &Path| {
         let inside = Path::new("/").join(p.strip_prefix(root).unwrap_or(p));
@@ -232,7 +233,9 @@ pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
             Kind::EmptyDir => {
                 fs::DirBuilder::new().mode(0o755).create(&dst).with_context(|| format!("creating {}", dst.display()))?
             }
-            Kind::Dir | Kind::File | Kind::Symlink => clone::copy(&layout.host(&p.path), &dst, &keep, &mut stats)?,
+            Kind::Dir | Kind::File | Kind::Symlink => {
+                clone::copy(&layout.host(&p.path), &dst, &keep, &mut stats, &mut progress)?
+            }
             Kind::Runtime => unreachable!("clones() leaves runtime paths out"),
         }
     }
