@@ -57,6 +57,10 @@ install-files:
 	COMPLETE=bash $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service
 	COMPLETE=zsh $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service
 	COMPLETE=fish $(RELEASE)/sandbox-service > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
+	# The unit templates are built into the binary (what runs is what was
+	# built); installed copies let an admin read and diff them after an upgrade.
+	for t in sandbox.service sandboxes.target; do \
+	    install -D -m 0644 templates/$$t $(DESTDIR)$(DATADIR)/sandbox-service/templates/$$t; done
 	for f in sandbox_service.te sandbox_service.fc sandbox_service.if; do \
 	    install -D -m 0644 policy/$$f $(DESTDIR)$(DATADIR)/sandbox-service/policy/$$f; done
 	install -D -m 0644 man/sandbox-service.8 $(DESTDIR)$(MANDIR)/man8/sandbox-service.8
@@ -72,7 +76,7 @@ uninstall:
 	      $(DESTDIR)$(DATADIR)/bash-completion/completions/sandbox-service \
 	      $(DESTDIR)$(DATADIR)/zsh/site-functions/_sandbox-service \
 	      $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/sandbox-service.fish
-	rm -rf $(DESTDIR)$(DATADIR)/sandbox-service/policy
+	rm -rf $(DESTDIR)$(DATADIR)/sandbox-service/policy $(DESTDIR)$(DATADIR)/sandbox-service/templates
 	-rmdir $(DESTDIR)$(DATADIR)/sandbox-service
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/sandbox-service
 
