@@ -218,7 +218,7 @@ fn mask(root: &Path, p: &Path) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("inspecting {}", p.display())),
     };
     if md.is_dir() {
-        fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "size=0,mode=0555")
+        fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "size=4k,mode=0555")
     } else if md.file_type().is_symlink() {
         // A bind would follow it; the target is masked on its own if secret.
         Ok(())
