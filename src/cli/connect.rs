@@ -2,7 +2,7 @@
 //! sandbox, on a pseudo-terminal allocated inside it, with the service's
 //! confinement. The caller's terminal is relayed, never handed in.
 
-use super::execute::{confine_and_exec_path, enter_and_fork, environment, status_code};
+use super::execute::{confine_and_exec_path, enter_and_fork, environment};
 use crate::layout::Layout;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -183,7 +183,7 @@ fn relay(child: nix::unistd::Pid, master: &OwnedFd, sigs: &nix::sys::signal::Sig
                     Signal::SIGWINCH => copy_winsize(0, master.as_raw_fd()),
                     Signal::SIGCHLD => {
                         if let Ok(ws) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                            if let Some(code) = status_code(ws) {
+                            if let Some(code) = crate::runtime::exit_code(ws) {
                                 // What the shell wrote last is still in the pty.
                                 while let Ok(n) = nix::unistd::read(master, &mut buf) {
                                     if n == 0 {

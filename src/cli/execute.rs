@@ -7,7 +7,7 @@ use crate::runtime::{self, join};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{ForkResult, Pid};
 use std::ffi::CString;
 
@@ -72,15 +72,6 @@ pub fn enter_and_fork(
     }
 }
 
-/// Maps a wait status to an exit status, as a shell would.
-pub fn status_code(ws: WaitStatus) -> Option<i32> {
-    match ws {
-        WaitStatus::Exited(_, c) => Some(c),
-        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
-        _ => None,
-    }
-}
-
 fn wait_forwarding(child: Pid, sigs: &SigSet) -> Result<i32> {
     let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
     loop {
@@ -92,7 +83,7 @@ fn wait_forwarding(child: Pid, sigs: &SigSet) -> Result<i32> {
         }
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(ws) => {
-                if let Some(c) = status_code(ws) {
+                if let Some(c) = runtime::exit_code(ws) {
                     return Ok(c);
                 }
             }

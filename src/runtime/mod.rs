@@ -49,6 +49,7 @@ pub const FORWARDED: &[Signal] = &[
     Signal::SIGWINCH,
     Signal::SIGQUIT,
 ];
+/// The PATH everything in a sandbox starts with, as systemd gives services.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Blocks `forward` and SIGCHLD, to be read from a signalfd, after
@@ -403,7 +404,8 @@ fn loopback_up() -> Result<()> {
     Ok(())
 }
 
-/// Maps a wait status to an exit status for systemd.
+/// Maps a wait status to an exit status, as systemd and shells read it
+/// (128+N for signal N); None for a stop or continue.
 pub fn exit_code(ws: WaitStatus) -> Option<i32> {
     match ws {
         WaitStatus::Exited(_, c) => Some(c),

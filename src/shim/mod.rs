@@ -20,16 +20,6 @@ use std::time::{Duration, Instant};
 
 /// Where a Type=notify service sends its messages.
 pub const NOTIFY_SOCKET: &str = "/run/sandbox-service/notify";
-const SIGNALS: &[Signal] = &[
-    Signal::SIGCHLD,
-    Signal::SIGTERM,
-    Signal::SIGINT,
-    Signal::SIGHUP,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    Signal::SIGQUIT,
-];
 
 struct Running {
     svc: Service,
@@ -54,11 +44,7 @@ pub struct Shim {
 
 /// Exit status of a wait status, systemd's way (128+n for a signal).
 fn code(ws: &WaitStatus) -> i32 {
-    match ws {
-        WaitStatus::Exited(_, c) => *c,
-        WaitStatus::Signaled(_, s, _) => 128 + *s as i32,
-        _ => 1,
-    }
+    crate::runtime::exit_code(*ws).unwrap_or(1)
 }
 
 fn clean(ws: &WaitStatus) -> bool {
@@ -69,9 +55,11 @@ fn clean(ws: &WaitStatus) -> bool {
 impl Shim {
     pub fn new(host_fd: Option<i32>, want_notify: bool) -> Result<Self> {
         let mut set = SigSet::empty();
-        for s in SIGNALS {
+        // What the runtime forwards, and our children's ends.
+        for s in crate::runtime::FORWARDED {
             set.add(*s);
         }
+        set.add(Signal::SIGCHLD);
         set.thread_block().context("blocking signals")?;
         let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
         // SAFETY: the runtime passes this fd open and ours alone.

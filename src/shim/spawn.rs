@@ -11,7 +11,7 @@ use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::runtime::PATH;
 
 /// Who a service runs as, resolved once per start.
 #[derive(Debug, Clone)]
