@@ -42,6 +42,15 @@ impl Layout {
         }
     }
 
+    /// For the commands that act on running sandboxes, which exist only on
+    /// the live system.
+    pub fn require_live(&self) -> anyhow::Result<()> {
+        if !self.is_live() {
+            anyhow::bail!("--root cannot be used here: a sandbox runs on the live system");
+        }
+        Ok(())
+    }
+
     pub fn config_dir(&self) -> PathBuf {
         self.host(CONFIG_DIR)
     }

@@ -118,9 +118,7 @@ fn login_shell() -> Result<Vec<CString>> {
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<i32> {
-    if !layout.is_live() {
-        bail!("--root cannot be used here: a sandbox runs on the live system");
-    }
+    layout.require_live()?;
     if !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         bail!(
             "connect needs a terminal on standard input: for scripts use sandbox-service execute {} -- COMMAND",

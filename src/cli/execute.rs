@@ -130,9 +130,7 @@ pub fn confine_and_exec_path(
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<i32> {
-    if !layout.is_live() {
-        bail!("--root cannot be used here: a sandbox runs on the live system");
-    }
+    layout.require_live()?;
     let argv: Vec<CString> =
         a.command.iter().map(|s| CString::new(s.as_str())).collect::<Result<_, _>>().context("NUL in the command")?;
     let env = environment("/root")?;

@@ -17,9 +17,7 @@ pub struct Args {
 }
 
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
-    if !layout.is_live() {
-        bail!("--root cannot be used here: a sandbox runs on the live system");
-    }
+    layout.require_live()?;
     let names: Vec<String> = if a.names.is_empty() {
         config::load_all(layout)?
             .into_iter()

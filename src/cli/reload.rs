@@ -31,9 +31,7 @@ pub struct NowArgs {
 }
 
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
-    if !layout.is_live() {
-        bail!("--root cannot be used here: a sandbox runs on the live system");
-    }
+    layout.require_live()?;
     let conn = systemd::connect().map_err(|why| anyhow!("{why}: cannot reload"))?;
     let targets = match (&a.name, &a.all) {
         (Some(n), _) => vec![config::load_named(layout, n)?],

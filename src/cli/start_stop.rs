@@ -4,7 +4,7 @@
 use crate::config;
 use crate::layout::Layout;
 use crate::systemd::{self, Job};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,9 +14,7 @@ pub struct Args {
 }
 
 pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
-    if !layout.is_live() {
-        bail!("--root cannot be used here: a sandbox runs on the live system");
-    }
+    layout.require_live()?;
     let cfg = config::load_named(layout, &a.name)?;
     let conn = systemd::connect().map_err(|why| anyhow!("{why}: cannot {job:?} {}", cfg.unit))?;
     if let Err(e) = systemd::unit_job(&conn, &cfg.unit, job) {

@@ -209,8 +209,8 @@ impl Shim {
 
     /// Starts a service through its ExecStartPre/ExecStart/ExecStartPost.
     fn start(&mut self, svc: Service) -> Result<Running> {
-        make_directories(&svc)?;
         let id = spawn::identity(&svc)?;
+        make_directories(&svc, &id)?;
         let extra = if svc.kind == Type::Notify {
             vec![("NOTIFY_SOCKET".to_string(), NOTIFY_SOCKET.to_string())]
         } else {
@@ -466,8 +466,7 @@ fn read_pid_file(path: &str) -> Result<Pid> {
 }
 
 /// RuntimeDirectory= and friends, owned by the service's user.
-fn make_directories(s: &Service) -> Result<()> {
-    let id = spawn::identity(s)?;
+fn make_directories(s: &Service, id: &spawn::Identity) -> Result<()> {
     for (base, names, mode) in &s.directories {
         for n in names {
             let p = std::path::Path::new(base).join(n);
