@@ -3,11 +3,7 @@
 mod harness;
 use harness::*;
 
-const TREE: &str = "/var/lib/sandbox-service";
-
-fn tree(name: &str, path: &str) -> String {
-    format!("{TREE}/{name}/tree{path}")
-}
+const STATE: &str = "/var/lib/sandbox-service";
 
 #[test]
 fn apache2_sandbox_has_its_package_payload_and_nothing_else() {
@@ -79,7 +75,7 @@ fn apache2_sandbox_has_its_package_payload_and_nothing_else() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     // The manifest records package, version and the dpkg digest of conffiles.
-    let m: serde_json::Value = serde_json::from_str(&s.sh_ok(&format!("cat {TREE}/web1/manifest.json"))).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&s.sh_ok(&format!("cat {STATE}/web1/manifest.json"))).unwrap();
     let conf =
         m["plan"]["files"].as_array().unwrap().iter().find(|f| f["path"] == "/etc/apache2/apache2.conf").unwrap();
     assert_eq!(conf["package"], "apache2");
@@ -118,7 +114,7 @@ fn delete_and_clone_round_trips() {
 
     s.ok(&["delete", "a1"]);
     assert!(!s.exists("/etc/sandbox-service/a1.sandbox"));
-    assert!(!s.exists(&format!("{TREE}/a1")));
+    assert!(!s.exists(&format!("{STATE}/a1")));
     assert!(!s.exists("/etc/systemd/system/apache2@a1.service"));
     assert!(!s.exists("/etc/systemd/system/apache2-sandboxes.target.wants/apache2@a1.service"));
     assert!(s.exists("/etc/systemd/system/apache2-sandboxes.target"), "a2 still needs the target");

@@ -3,25 +3,10 @@
 mod harness;
 use harness::*;
 
-fn state(name: &str, path: &str) -> String {
-    format!("/var/lib/sandbox-service/{name}/tree{path}")
-}
-
-fn apache2_on(s: &Systemd, name: &str, port: u16) {
-    s.ok(&["create", "-u", "apache2", "-p", "/var/www", name]);
-    s.sh_ok(&format!(
-        "sed -i 's/^Listen 80$/Listen {port}/' {} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' {} \
-         && echo 'page of {name}' > {}",
-        state(name, "/etc/apache2/ports.conf"),
-        state(name, "/etc/apache2/sites-available/000-default.conf"),
-        state(name, "/var/www/html/index.html"),
-    ));
-}
-
 #[test]
 fn execute_runs_confined_inside_with_stdio_and_status() {
     let s = Systemd::boot();
-    apache2_on(&s, "web1", 8081);
+    s.apache2_sandbox(&[], "web1", 8081, "page of web1");
     let out = s.tool(&["execute", "web1", "--", "true"]);
     assert_eq!(
         stderr(&out).trim(),
@@ -101,14 +86,14 @@ fn connect_gives_a_shell_inside_on_its_own_terminal() {
 #[test]
 fn reload_from_the_host_by_name_and_for_all() {
     let s = Systemd::boot();
-    apache2_on(&s, "r1", 8081);
-    apache2_on(&s, "r2", 8082);
+    s.apache2_sandbox(&[], "r1", 8081, "page of r1");
+    s.apache2_sandbox(&[], "r2", 8082, "page of r2");
     s.sh_ok("systemctl start apache2@r1.service apache2@r2.service");
     let add_header = |name: &str, value: &str| {
         s.sh_ok(&format!(
             "echo 'Header always set X-Gen {value}' > {} && ln -sf ../mods-available/headers.load {}",
-            state(name, "/etc/apache2/conf-enabled/x-gen.conf"),
-            state(name, "/etc/apache2/mods-enabled/headers.load")
+            tree(name, "/etc/apache2/conf-enabled/x-gen.conf"),
+            tree(name, "/etc/apache2/mods-enabled/headers.load")
         ));
     };
     let header = |port: u16| s.sh_ok(&format!("curl -sI http://127.0.0.1:{port}/ | grep -i x-gen || true"));
@@ -133,7 +118,7 @@ fn reload_from_the_host_by_name_and_for_all() {
     add_header("r1", "three");
     s.ok(&["reload", "r1"]);
     assert!(header(8081).contains("three"));
-    s.sh_ok(&format!("echo 'Bogus directive' >> {}", state("r1", "/etc/apache2/conf-enabled/x-gen.conf")));
+    s.sh_ok(&format!("echo 'Bogus directive' >> {}", tree("r1", "/etc/apache2/conf-enabled/x-gen.conf")));
     let out = s.tool(&["reload", "r1"]);
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(stderr(&out).contains("reloading apache2@r1.service"), "{}", stderr(&out));
@@ -168,10 +153,10 @@ fn the_sandboxes_target_starts_and_stops_them_all_and_enable_works() {
 #[test]
 fn the_logrotate_hook_rotates_each_sandbox_on_its_own() {
     let s = Systemd::boot();
-    apache2_on(&s, "l1", 8081);
-    apache2_on(&s, "l2", 8082);
+    s.apache2_sandbox(&[], "l1", 8081, "page of l1");
+    s.apache2_sandbox(&[], "l2", 8082, "page of l2");
     s.sh_ok("systemctl start apache2@l1.service apache2@l2.service");
-    let log = state("l1", "/var/log/apache2");
+    let log = tree("l1", "/var/log/apache2");
     s.sh_ok(&format!(
         "curl -s http://127.0.0.1:8081/ >/dev/null; head -c 3000000 /dev/zero | tr '\\0' x >> {log}/access.log"
     ));
@@ -179,13 +164,13 @@ fn the_logrotate_hook_rotates_each_sandbox_on_its_own() {
     for n in ["l1", "l2"] {
         s.sh_ok(&format!(
             "printf 'logrotate state -- version 2\\n\"/var/log/apache2/access.log\" 2020-1-1-0:0:0\\n' > {}",
-            state(n, "/var/lib/logrotate/status")
+            tree(n, "/var/lib/logrotate/status")
         ));
     }
     // A rule for a log that does not exist, without missingok: logrotate fails.
     s.sh_ok(&format!(
         "printf '/var/log/absent.log {{\\n  daily\\n}}\\n' >> {}",
-        state("l2", "/etc/logrotate.d/apache2")
+        tree("l2", "/etc/logrotate.d/apache2")
     ));
     let host_before = s.sh_ok("ls -l /var/log/apache2");
 

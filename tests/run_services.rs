@@ -3,22 +3,6 @@
 mod harness;
 use harness::*;
 
-fn state(name: &str, path: &str) -> String {
-    format!("/var/lib/sandbox-service/{name}/tree{path}")
-}
-
-/// Makes an apache2 sandbox listen on `port` and serve `page`.
-fn apache2_on(s: &Systemd, name: &str, port: u16, page: &str) {
-    s.ok(&["create", "-u", "apache2", "-p", "/var/www", name]);
-    s.sh_ok(&format!(
-        "sed -i 's/^Listen 80$/Listen {port}/' {ports} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' {site} \
-         && echo '{page}' > {index}",
-        ports = state(name, "/etc/apache2/ports.conf"),
-        site = state(name, "/etc/apache2/sites-available/000-default.conf"),
-        index = state(name, "/var/www/html/index.html"),
-    ));
-}
-
 /// No process of the sandbox and nothing of it mounted, seen from the harness.
 fn assert_gone(s: &Systemd, name: &str, program: &str) {
     let ps = s.wait_for(&format!("pgrep -a {program} || true"), |o| o.trim().is_empty());
@@ -31,7 +15,7 @@ fn assert_gone(s: &Systemd, name: &str, program: &str) {
 #[test]
 fn apache2_serves_its_own_page_reloads_and_stops() {
     let s = Systemd::boot();
-    apache2_on(&s, "web1", 80, "web1 own page");
+    s.apache2_sandbox(&[], "web1", 80, "web1 own page");
     s.ok(&["start", "web1"]);
     let body = s.http(80);
     assert_eq!(body, "web1 own page\n200", "the host's page is different: {body}");
@@ -42,11 +26,11 @@ fn apache2_serves_its_own_page_reloads_and_stops() {
     let main = s.prop("apache2@web1.service", "MainPID");
     s.sh_ok(&format!(
         "echo 'Header always set X-Sandbox web1' >> {}",
-        state("web1", "/etc/apache2/conf-enabled/security.conf")
+        tree("web1", "/etc/apache2/conf-enabled/security.conf")
     ));
     s.sh_ok(&format!(
         "ln -s ../mods-available/headers.load {}",
-        state("web1", "/etc/apache2/mods-enabled/headers.load")
+        tree("web1", "/etc/apache2/mods-enabled/headers.load")
     ));
     s.sh_ok("systemctl reload apache2@web1.service");
     let hdr = s.wait_for("curl -sI http://127.0.0.1/", |o| o.contains("X-Sandbox: web1"));
@@ -64,7 +48,7 @@ fn apache2_serves_its_own_page_reloads_and_stops() {
     assert_eq!(s.prop("apache2@web1.service", "Result"), "success");
     assert_gone(&s, "web1", "apache2");
     // The sandbox's logs went to its own /var/log, not the host's.
-    assert!(s.sh_ok(&format!("cat {}", state("web1", "/var/log/apache2/access.log"))).contains("GET / "));
+    assert!(s.sh_ok(&format!("cat {}", tree("web1", "/var/log/apache2/access.log"))).contains("GET / "));
     assert!(!s.exists("/var/log/apache2/access.log") || s.sh_ok("cat /var/log/apache2/access.log").is_empty());
 }
 
@@ -72,8 +56,8 @@ fn apache2_serves_its_own_page_reloads_and_stops() {
 fn two_apache2_sandboxes_side_by_side_and_the_host_untouched() {
     let s = Systemd::boot();
     let host_ports = s.sh_ok("cat /etc/apache2/ports.conf");
-    apache2_on(&s, "a1", 8081, "page of a1");
-    apache2_on(&s, "a2", 8082, "page of a2");
+    s.apache2_sandbox(&[], "a1", 8081, "page of a1");
+    s.apache2_sandbox(&[], "a2", 8082, "page of a2");
     s.sh_ok("systemctl start apache2@a1.service apache2@a2.service");
     assert_eq!(s.http(8081), "page of a1\n200");
     assert_eq!(s.http(8082), "page of a2\n200");
@@ -93,13 +77,13 @@ fn two_apache2_sandboxes_side_by_side_and_the_host_untouched() {
 fn nginx_serves_its_own_page_reloads_and_stops() {
     let s = Systemd::boot();
     s.ok(&["create", "-u", "nginx", "-p", "/var/www", "site1"]);
-    s.sh_ok(&format!("echo 'site1 nginx page' > {}", state("site1", "/var/www/html/index.html")));
-    s.sh_ok(&format!("rm -f {}", state("site1", "/var/www/html/index.nginx-debian.html")));
+    s.sh_ok(&format!("echo 'site1 nginx page' > {}", tree("site1", "/var/www/html/index.html")));
+    s.sh_ok(&format!("rm -f {}", tree("site1", "/var/www/html/index.nginx-debian.html")));
     s.ok(&["start", "site1"]);
     assert_eq!(s.http(80), "site1 nginx page\n200");
     s.sh_ok(&format!(
         "sed -i 's|^\\s*root /var/www/html;|\\0\\n\\tadd_header X-Site site1;|' {}",
-        state("site1", "/etc/nginx/sites-available/default")
+        tree("site1", "/etc/nginx/sites-available/default")
     ));
     s.sh_ok("systemctl reload nginx@site1.service");
     let hdr = s.wait_for("curl -sI http://127.0.0.1/", |o| o.contains("X-Site: site1"));
@@ -112,14 +96,8 @@ fn nginx_serves_its_own_page_reloads_and_stops() {
 #[test]
 fn apache2_runs_in_a_user_namespace() {
     let s = Systemd::boot();
-    s.ok(&["create", "--private-users", "-u", "apache2", "-p", "/var/www", "u1"]);
     // Root in a user namespace cannot bind the host's ports below 1024.
-    s.sh_ok(&format!(
-        "sed -i 's/^Listen 80$/Listen 8080/' {} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:8080>/' {} && echo 'u1 page' > {}",
-        state("u1", "/etc/apache2/ports.conf"),
-        state("u1", "/etc/apache2/sites-available/000-default.conf"),
-        state("u1", "/var/www/html/index.html"),
-    ));
+    s.apache2_sandbox(&["--private-users"], "u1", 8080, "u1 page");
     s.ok(&["start", "u1"]);
     assert_eq!(s.http(8080), "u1 page\n200");
     let base = s.sh_ok("sed -n 's/^private-users=//p' /etc/sandbox-service/u1.sandbox");

@@ -159,6 +159,29 @@ impl Systemd {
     }
 }
 
+/// A path inside sandbox `name`'s private tree, as the harness sees it.
+pub fn tree(name: &str, path: &str) -> String {
+    format!("/var/lib/sandbox-service/{name}/tree{path}")
+}
+
+impl Systemd {
+    /// Creates apache2 sandbox `name` (with `create_args` too) and makes
+    /// it listen on `port` and serve `page`, through its own /etc/apache2.
+    pub fn apache2_sandbox(&self, create_args: &[&str], name: &str, port: u16, page: &str) {
+        let mut args = vec!["create"];
+        args.extend_from_slice(create_args);
+        args.extend_from_slice(&["-u", "apache2", "-p", "/var/www", name]);
+        self.ok(&args);
+        self.sh_ok(&format!(
+            "sed -i 's/^Listen 80$/Listen {port}/' {ports} && sed -i 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' {site} \
+             && echo '{page}' > {index}",
+            ports = tree(name, "/etc/apache2/ports.conf"),
+            site = tree(name, "/etc/apache2/sites-available/000-default.conf"),
+            index = tree(name, "/var/www/html/index.html"),
+        ));
+    }
+}
+
 /// The probe program (examples/probe.rs), built by cargo test.
 pub fn probe_binary() -> PathBuf {
     target_dir().join(Path::new(BIN).parent().unwrap().file_name().unwrap()).join("examples/probe")
