@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs as PID 1 of fresh pid, mount, ipc, uts and net namespaces (see
-# harness/mod.rs): builds an overlay of the host root whose writes land in
+# Runs as PID 1 of fresh pid, mount, ipc, uts, net and cgroup namespaces
+# (start.sh, harness/mod.rs): builds an overlay of the host root whose writes land in
 # a tmpfs, pivots into it and becomes systemd. Nothing reaches the host.
 set -eu
 SHARE="$1"          # a host directory to see at the same path inside
@@ -13,6 +13,24 @@ M="$B/merged"
 mount --rbind /dev "$M/dev"
 mount -t proc proc "$M/proc"
 mount --rbind /sys "$M/sys"
+# The cgroup hierarchies again, mounted from inside our cgroup namespace
+# (start.sh): each shows the harness's own subtree as its root.
+cg="$M/sys/fs/cgroup"
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
+    mount -t tmpfs -o mode=0755,size=64k cgroups "$cg"
+    for l in /sys/fs/cgroup/*; do [ -L "$l" ] && ln -s "$(readlink "$l")" "$cg/${l##*/}"; done
+fi
+grep -E ' - cgroup2? ' /proc/self/mountinfo | while read -r line; do
+    mp=$(echo "$line" | cut -d' ' -f5)
+    case "$mp" in /sys/fs/cgroup*) ;; *) continue ;; esac
+    rest=${line#* - }
+    fstype=${rest%% *}
+    # v1: the controllers name the hierarchy; cgroup2 takes the superblock as it is.
+    opts=""
+    [ "$fstype" = cgroup ] && opts=$(echo "${rest##* }" | sed 's/^r[ow],\{0,1\}//')
+    mkdir -p "$M$mp"
+    mount -t "$fstype" ${opts:+-o "$opts"} "$fstype" "$M$mp"
+done
 mount -t tmpfs -o mode=0755 tmpfs "$M/run"
 mount -t tmpfs -o mode=1777 tmpfs "$M/tmp"
 mkdir -p "$M$SHARE"

@@ -7,12 +7,14 @@ set -euo pipefail
 share=$1 log=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
-setsid unshare -fpmiun -- sh "$here/boot.sh" "$share" > "$log" 2>&1 &
+setsid sh "$here/start.sh" "$share" > "$log" 2>&1 &
 unshare_pid=$!
 pid=""
-trap 'kill -9 "${pid:-0}" 2>/dev/null; wait "$unshare_pid" 2>/dev/null || true' EXIT
+trap 'kill -9 "${pid:-0}" 2>/dev/null; wait "$unshare_pid" 2>/dev/null; sh "$here/cleanup.sh" "$share/harness-$unshare_pid.cgroups"' EXIT
 for _ in $(seq 300); do
-    pid=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null | awk '{print $1}')
+    # start.sh execs unshare; its forked child is PID 1 inside.
+    [ "$(cat "/proc/$unshare_pid/comm" 2>/dev/null)" = unshare ] &&
+        pid=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null | awk '{print $1}')
     [ -n "$pid" ] && break
     sleep 0.01
 done
@@ -22,4 +24,4 @@ for _ in $(seq 300); do
     if [ "$st" = running ] || [ "$st" = degraded ]; then break; fi
     sleep 0.05
 done
-nsenter -t "$pid" -a "$@"
+nsenter -t "$pid" -a -- sh -c "$(cat "$here/enter.sh")" enter "$@"

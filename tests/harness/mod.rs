@@ -24,10 +24,10 @@ pub fn target_dir() -> PathBuf {
 impl Systemd {
     pub fn boot() -> Systemd {
         assert!(nix_is_root(), "the harness needs root (CI runs as root)");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/boot.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/start.sh");
         let log = std::fs::File::create(target_dir().join(format!("harness-{}.log", std::process::id()))).unwrap();
         let unshare = Command::new("setsid")
-            .args(["unshare", "-fpmiun", "--"])
+            .arg("sh")
             .arg(&script)
             .arg(target_dir())
             .stdin(Stdio::null())
@@ -36,11 +36,13 @@ impl Systemd {
             .spawn()
             .expect("running unshare");
         let deadline = Instant::now() + Duration::from_secs(30);
-        // unshare -f forks: its child is PID 1 of the new namespaces.
+        // start.sh execs unshare, whose forked child is PID 1 of the new
+        // namespaces; start.sh's own children (mkdir...) come before.
         let pid = loop {
+            let comm = std::fs::read_to_string(format!("/proc/{}/comm", unshare.id())).unwrap_or_default();
             let children =
                 std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id())).unwrap_or_default();
-            if let Some(p) = children.split_whitespace().next() {
+            if let Some(p) = children.split_whitespace().next().filter(|_| comm.trim() == "unshare") {
                 break p.parse::<u32>().unwrap();
             }
             assert!(Instant::now() < deadline, "unshare did not start");
@@ -48,7 +50,13 @@ impl Systemd {
         };
         let mut s = Systemd { unshare, pid };
         loop {
-            let out = s.run(&["systemctl", "is-system-running"]);
+            // Not through enter.sh: until boot.sh has mounted the harness's
+            // own cgroup hierarchies, /sys/fs/cgroup inside is the host's.
+            let out = Command::new("nsenter")
+                .args(["-t", &s.pid.to_string(), "-a", "--", "systemctl", "is-system-running"])
+                .stdin(Stdio::null())
+                .output()
+                .expect("running nsenter");
             let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
             if state == "running" || state == "degraded" {
                 break;
@@ -62,10 +70,11 @@ impl Systemd {
         s
     }
 
-    /// Runs a command inside, in all the harness's namespaces.
+    /// Runs a command inside, in all the harness's namespaces and in its
+    /// admin cgroup (enter.sh).
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new("nsenter")
-            .args(["-t", &self.pid.to_string(), "-a", "--"])
+            .args(["-t", &self.pid.to_string(), "-a", "--", "sh", "-c", ENTER, "enter"])
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -107,8 +116,17 @@ impl Drop for Systemd {
         // SIGTERM makes systemd re-execute; SIGKILL on PID 1 ends the namespace.
         let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).status();
         let _ = self.unshare.wait();
+        let list = target_dir().join(format!("harness-{}.cgroups", self.unshare.id()));
+        let cleanup = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/cleanup.sh");
+        let st = Command::new("sh").arg(cleanup).arg(&list).status();
+        if !std::thread::panicking() {
+            assert!(st.is_ok_and(|s| s.success()), "the harness's cgroups were left behind ({})", list.display());
+        }
     }
 }
+
+/// enter.sh, passed inline: the checkout itself may not be visible inside.
+const ENTER: &str = include_str!("enter.sh");
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
