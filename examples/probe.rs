@@ -1,7 +1,8 @@
 //! A test program for tests/run_confinement.rs, run as a generic sandbox's
 //! command: it looks at the container from the inside and prints one line
 //! per check, `ok NAME` or `FAIL NAME: detail`, then `probe: N failed`.
-//! Usage: probe HOSTNAME PRIVATE_DIR
+//! Usage: probe HOSTNAME PRIVATE_DIR, or `probe devices` for the device
+//! node attack (see `devices`).
 
 use nix::libc;
 use std::fs;
@@ -43,8 +44,117 @@ fn try_write(dir: &str) -> Result<(), String> {
     }
 }
 
+/// The mount points of /proc/self/mountinfo with their per-mount
+/// options, unescaped (`\040` is a space).
+fn mounts() -> Vec<(String, Vec<String>, String)> {
+    let unescape = |s: &str| {
+        let mut out = String::new();
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                let oct: String = it.by_ref().take(3).collect();
+                out.push(u8::from_str_radix(&oct, 8).map(char::from).unwrap_or('?'));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let sep = f.iter().position(|w| *w == "-")?;
+            Some((unescape(f[4]), f[5].split(',').map(str::to_string).collect(), f.get(sep + 1)?.to_string()))
+        })
+        .collect()
+}
+
+/// Every directory the caller can create a file in, among the writable
+/// mounts and three levels beneath them.
+fn writable_dirs() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo: Vec<(String, u32)> =
+        mounts().into_iter().filter(|(_, o, _)| o.iter().any(|x| x == "rw")).map(|(p, _, _)| (p, 0)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some((d, depth)) = todo.pop() {
+        if !seen.insert(d.clone()) || d.starts_with("/proc") || d.starts_with("/sys") {
+            continue;
+        }
+        if try_write(&d).is_ok() {
+            out.push(d.clone());
+        }
+        if depth < 3 {
+            if let Ok(rd) = fs::read_dir(&d) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        todo.push((e.path().display().to_string(), depth + 1));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Issue 15's attack: for each device the host has (/sys/dev/block and
+/// /sys/dev/char name them MAJOR:MINOR), a node in every writable directory,
+/// then open it. Prints `devices: D dirs, N nodes tried, M made, O opened`
+/// and the first few made or opened; exits 1 if any node opened.
+fn devices() -> i32 {
+    let mut devs = Vec::new();
+    for (dir, kind) in [("/sys/dev/char", libc::S_IFCHR), ("/sys/dev/block", libc::S_IFBLK)] {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some((a, b)) = name.split_once(':') {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    devs.push((kind, a, b));
+                }
+            }
+        }
+    }
+    let dirs = writable_dirs();
+    let (mut tried, mut made, mut opened) = (0, 0, Vec::new());
+    for d in &dirs {
+        for (i, (kind, maj, min)) in devs.iter().enumerate() {
+            let p = std::ffi::CString::new(format!("{d}/.probe-dev-{i}")).unwrap();
+            tried += 1;
+            // SAFETY: p is a valid C string; the node is removed at once.
+            unsafe {
+                if libc::mknod(p.as_ptr(), kind | 0o600, libc::makedev(*maj, *min)) != 0 {
+                    continue;
+                }
+                made += 1;
+                for flags in [libc::O_RDONLY, libc::O_WRONLY] {
+                    let fd = libc::open(p.as_ptr(), flags | libc::O_NONBLOCK | libc::O_NOCTTY);
+                    if fd >= 0 {
+                        libc::close(fd);
+                        opened.push(format!("{}:{maj}:{min} in {d}", if *kind == libc::S_IFCHR { 'c' } else { 'b' }));
+                    }
+                }
+                libc::unlink(p.as_ptr());
+            }
+        }
+    }
+    println!("writable: {}", dirs.join(" "));
+    println!(
+        "devices: {} dirs, {} devices, {tried} nodes tried, {made} made, {} opened",
+        dirs.len(),
+        devs.len(),
+        opened.len()
+    );
+    for o in opened.iter().take(5) {
+        println!("opened {o}");
+    }
+    i32::from(!opened.is_empty() || devs.is_empty() || dirs.is_empty())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("devices") {
+        std::process::exit(devices());
+    }
     let (host, private) = (&args[1], &args[2]);
     let mut p = Probe { failed: 0 };
 
@@ -60,9 +170,9 @@ fn main() {
     p.check("hosts-entry", hosts.contains(&format!("127.0.1.1\t{host}")), &hosts);
 
     for (k, want) in [
-        ("CapBnd", "00000000a80425fb"),
-        ("CapEff", "00000000a80425fb"),
-        ("CapPrm", "00000000a80425fb"),
+        ("CapBnd", "00000000a00425fb"),
+        ("CapEff", "00000000a00425fb"),
+        ("CapPrm", "00000000a00425fb"),
         ("CapInh", "0000000000000000"),
         ("CapAmb", "0000000000000000"),
         ("NoNewPrivs", "1"),
@@ -142,6 +252,18 @@ fn main() {
         "urandom", "zero",
     ];
     p.check("dev-minimal", devs == want, format!("{devs:?}"));
+    // Every mount nosuid; nodev too but for device nodes and devpts.
+    let bad: Vec<String> = mounts()
+        .into_iter()
+        .filter(|(p, o, t)| {
+            let dev =
+                fs::symlink_metadata(p).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()));
+            let has = |x: &str| o.iter().any(|y| y == x);
+            !has("nosuid") || (!has("nodev") && !dev && t != "devpts")
+        })
+        .map(|(p, o, _)| format!("{p} {}", o.join(",")))
+        .collect();
+    p.check("mounts-nosuid-nodev", bad.is_empty(), format!("{bad:?}"));
     let fds: Vec<String> = fs::read_dir("/proc/self/fd")
         .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();

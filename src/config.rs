@@ -58,6 +58,61 @@ pub struct Container {
     pub memory: Option<String>,
     pub cpu: Option<String>,
     pub tasks: Option<String>,
+    /// Sizes of the sandbox's scratch tmpfs mounts.
+    pub tmpfs: TmpfsSizes,
+}
+
+/// `size=` of each tmpfs a sandbox gets fresh at every start: without one,
+/// each may take half of the host's memory. A percentage is of the host's
+/// RAM, as tmpfs(5) reads it; the pages count against the unit's MemoryMax=.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsSizes {
+    /// /tmp; 10% as systemd gives a nested /tmp.
+    pub tmp: String,
+    /// /run: pid files, sockets, RuntimeDirectory=.
+    pub run: String,
+    /// /dev/shm; 64M as Docker gives it.
+    pub shm: String,
+    /// /home and /root, empty: a service has no business there.
+    pub home: String,
+}
+
+impl Default for TmpfsSizes {
+    fn default() -> Self {
+        TmpfsSizes { tmp: "10%".into(), run: "10%".into(), shm: "64M".into(), home: "16M".into() }
+    }
+}
+
+impl TmpfsSizes {
+    /// The mount options of the tmpfs at `dir`; inodes are bounded too,
+    /// as each takes memory that size= does not count.
+    pub fn options(&self, dir: &str, mode: u32) -> String {
+        let (size, inodes) = match dir {
+            "/tmp" => (&self.tmp, "400k"),
+            "/run" => (&self.run, "400k"),
+            "/dev/shm" => (&self.shm, "64k"),
+            _ => (&self.home, "64k"),
+        };
+        format!("mode={mode:o},size={size},nr_inodes={inodes}")
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (key, v) in
+            [("tmp-size", &self.tmp), ("run-size", &self.run), ("shm-size", &self.shm), ("home-size", &self.home)]
+        {
+            let ok = match v.strip_suffix('%') {
+                Some(p) => p.parse::<u32>().is_ok_and(|n| (1..=100).contains(&n)),
+                None => {
+                    let n = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+                    v.len() - n.len() <= 1 && n.parse::<u64>().is_ok_and(|n| n > 0)
+                }
+            };
+            if !ok {
+                bail!("{key}={v}: give a size such as 64M or 1G, or a percentage of RAM such as 10%");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Container {
@@ -80,6 +135,7 @@ impl Container {
                 bail!("cpu={c}: give a percentage of one CPU, e.g. 50% or 200%");
             }
         }
+        self.tmpfs.validate()?;
         if let Some(t) = &self.tasks {
             if t != "infinity" && t.parse::<u32>().map_or(true, |n| n == 0) {
                 bail!("tasks={t}: give a number of tasks above 0, or infinity");
@@ -92,7 +148,19 @@ impl Container {
 const KEYS: &[(&str, &[&str])] = &[
     ("sandbox", &["name", "unit", "services", "command", "packages", "created"]),
     ("security", &["mode", "label", "context"]),
-    ("container", &["network", "private-users", "capabilities-add", "capabilities-drop"]),
+    (
+        "container",
+        &[
+            "network",
+            "private-users",
+            "capabilities-add",
+            "capabilities-drop",
+            "tmp-size",
+            "run-size",
+            "shm-size",
+            "home-size",
+        ],
+    ),
     ("limits", &["memory", "cpu", "tasks"]),
 ];
 
@@ -112,7 +180,8 @@ impl SandboxConfig {
             "# Sandbox {name}, made by sandbox-service; keys: sandbox-service.sandbox(5).\n\
              [sandbox]\nname={name}\nunit={unit}\nservices={services}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
-             [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\n\
+             [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
+             tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
@@ -121,6 +190,10 @@ impl SandboxConfig {
             users = self.container.private_users.map_or("no".to_string(), |b| b.to_string()),
             add = self.container.caps_add.join(" "),
             drop = self.container.caps_drop.join(" "),
+            tmp = self.container.tmpfs.tmp,
+            run = self.container.tmpfs.run,
+            shm = self.container.tmpfs.shm,
+            home = self.container.tmpfs.home,
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
             tasks = self.container.tasks.as_deref().unwrap_or(""),
@@ -197,6 +270,16 @@ impl SandboxConfig {
             memory: opt("limits", "memory"),
             cpu: opt("limits", "cpu"),
             tasks: opt("limits", "tasks"),
+            tmpfs: {
+                let d = TmpfsSizes::default();
+                let or = |key: &str, default: String| opt("container", key).unwrap_or(default);
+                TmpfsSizes {
+                    tmp: or("tmp-size", d.tmp),
+                    run: or("run-size", d.run),
+                    shm: or("shm-size", d.shm),
+                    home: or("home-size", d.home),
+                }
+            },
         };
         container.validate()?;
         Ok(SandboxConfig {
@@ -294,6 +377,7 @@ mod tests {
             memory: Some("512M".into()),
             cpu: Some("50%".into()),
             tasks: Some("64".into()),
+            tmpfs: TmpfsSizes { tmp: "1G".into(), run: "5%".into(), shm: "8m".into(), home: "1M".into() },
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
     }
@@ -307,6 +391,9 @@ mod tests {
             ("memory=", "memory=lots", "memory=lots"),
             ("cpu=", "cpu=50", "percentage"),
             ("tasks=", "tasks=0", "tasks=0"),
+            ("tmp-size=10%", "tmp-size=0%", "tmp-size=0%"),
+            ("shm-size=64M", "shm-size=lots", "shm-size=lots"),
+            ("run-size=10%", "run-size=5MM", "run-size=5MM"),
         ] {
             let e = SandboxConfig::parse(&good.replace(from, to)).unwrap_err();
             assert!(format!("{e:#}").contains(what), "{from}: {e:#}");

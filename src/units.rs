@@ -87,6 +87,7 @@ pub fn render_service(
             ("description", &description),
             ("exec", &exec_path(exe)),
             ("relations", &relations),
+            ("devices", &crate::runtime::devices::unit_settings()),
             ("settings", &limits),
         ],
     )
@@ -134,6 +135,8 @@ mod tests {
         assert_eq!(u.get("Service", "Type"), Some("notify"));
         assert_eq!(u.get("Service", "MemoryMax"), None);
         assert_eq!(u.get("Service", "Restart"), Some("on-abort"));
+        assert_eq!(u.get("Service", "DevicePolicy"), Some("closed"));
+        assert!(u.get_all("Service", "DeviceAllow").contains(&"/dev/null rw"));
         let mut limited = c.clone();
         limited.container.memory = Some("256M".into());
         limited.container.tasks = Some("32".into());

@@ -31,8 +31,8 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     for want in [
         "web1\n",
         "sandbox-service-init --name web1",
-        "CapBnd:\t00000000a80425fb",
-        "CapEff:\t00000000a80425fb",
+        "CapBnd:\t00000000a00425fb",
+        "CapEff:\t00000000a00425fb",
         "NoNewPrivs:\t1",
         "Seccomp:\t2",
         "No such file or directory",

@@ -100,6 +100,7 @@ impl ContainerArgs {
             memory: self.memory.clone(),
             cpu: self.cpu.clone(),
             tasks: self.tasks.clone(),
+            tmpfs: Default::default(),
         };
         c.validate()?;
         Ok(c)

@@ -13,8 +13,11 @@
 pub mod caps;
 pub mod confine;
 pub mod control;
+pub mod devices;
 pub mod join;
 pub mod machined;
+pub mod mountapi;
+pub mod mountinfo;
 pub mod rootfs;
 pub mod seccomp;
 pub mod supervise;
@@ -217,6 +220,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             hostname: name.to_string(),
             run_files,
             userns: base.is_some(),
+            tmpfs: cfg.container.tmpfs.clone(),
         },
         cfg,
         confinement,
@@ -244,6 +248,12 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     }
 
     let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().context("socketpair for readiness")?;
+    // In force on us before clone, so on every process of the container.
+    let rules = devices::allowed(&devices::pts_majors(
+        &std::fs::read_to_string("/proc/devices").context("reading /proc/devices")?,
+    ));
+    let filter = devices::Filter::install(&launch.cfg.unit, name, &rules)?;
+    tracing::debug!("device allow-list in force through {}", filter.describe());
     // Blocked before clone so no signal is lost between the two; the shim
     // inherits the mask and takes them from its own signalfd.
     let sigs = take_signals(FORWARDED)?;
@@ -303,6 +313,7 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
+    drop(filter);
     outcome
 }
 

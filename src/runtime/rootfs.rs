@@ -19,15 +19,17 @@
 //!   instance with Docker's masks; `/sys` is read-only with firmware masked.
 //! - The new root itself is read-only.
 
+use super::devices::NODES;
+use super::mountapi::{self, NODEV, NOEXEC, NOSUID, RDONLY};
+use super::mountinfo;
 use crate::plan::{self, PrivatePath};
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
-use nix::sys::statvfs::FsFlags;
 use nix::unistd::{chdir, pivot_root};
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -55,45 +57,13 @@ pub struct RootSpec {
     pub shim: OwnedFd,
     /// In a user namespace, some kernel file systems cannot be mounted.
     pub userns: bool,
+    pub tmpfs: crate::config::TmpfsSizes,
 }
 
-/// A detached copy of the mount tree at `p` (open_tree(2) with
-/// OPEN_TREE_CLONE), made by the parent on the host, to be attached inside
-/// the container with `attach`. A plain O_PATH descriptor would not do: a
-/// bind from a mount of another mount namespace is refused.
+/// A detached copy of the tree at `p`, made on the host side for the
+/// container to attach (see `mountapi::open_tree`).
 pub fn open_source(p: &Path) -> Result<OwnedFd> {
-    const OPEN_TREE_CLONE: u32 = 1;
-    const AT_RECURSIVE: u32 = 0x8000;
-    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).context("a path holds a NUL byte")?;
-    let flags = OPEN_TREE_CLONE | nix::libc::O_CLOEXEC as u32 | AT_RECURSIVE | nix::libc::AT_SYMLINK_NOFOLLOW as u32;
-    // SAFETY: c outlives the call; the result is a new fd or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_open_tree, nix::libc::AT_FDCWD, c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", p.display()));
-    }
-    // SAFETY: the kernel just gave us this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// Attaches a tree from `open_source` at `dst`.
-fn attach(tree: &OwnedFd, dst: &Path) -> Result<()> {
-    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
-    let c = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes()).context("a path holds a NUL byte")?;
-    // SAFETY: both strings outlive the call.
-    let rc = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            nix::libc::AT_FDCWD,
-            c.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("attaching a mount at {}", dst.display()));
-    }
-    Ok(())
+    mountapi::open_tree(p)
 }
 
 /// The sandbox's /var keeps the standard layout (`/var/run` -> /run, ...);
@@ -137,7 +107,6 @@ const PROC_MASKED: &[&str] = &[
 ];
 const PROC_READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 const SYS_MASKED: &[&str] = &["/sys/firmware", "/sys/devices/virtual/powercap"];
-const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// The top-level links a merged-/usr system has.
 const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
@@ -152,37 +121,10 @@ fn bind(src: &Path, dst: &Path, recursive: bool) -> Result<()> {
         .with_context(|| format!("bind-mounting {} on {}", src.display(), dst.display()))
 }
 
-/// The flags a bind remount must repeat: in a user namespace the kernel
-/// refuses to clear nosuid, nodev, noexec or the atime mode of a mount
-/// that came from the host.
-fn locked_flags(dst: &Path) -> MsFlags {
-    let Ok(st) = nix::sys::statvfs::statvfs(dst) else { return MsFlags::empty() };
-    let f = st.flags();
-    let mut out = MsFlags::empty();
-    for (sf, mf) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(sf) {
-            out |= mf;
-        }
-    }
-    out
-}
-
-fn remount_ro(dst: &Path, extra: MsFlags) -> Result<()> {
-    mount(
-        None::<&str>,
-        dst,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra | locked_flags(dst),
-        None::<&str>,
-    )
-    .with_context(|| format!("making {} read-only", dst.display()))
+/// Read-only with `extra`, recursively where host submounts may lie
+/// beneath (a bind of /usr takes the host's mounts under /usr along).
+fn ro(dst: &Path, extra: u64, recursive: bool) -> Result<()> {
+    mountapi::set(dst, RDONLY | extra, recursive)
 }
 
 fn fs_mount(fstype: &str, dst: &Path, flags: MsFlags, data: &str) -> Result<()> {
@@ -218,13 +160,15 @@ fn mask(root: &Path, p: &Path) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("inspecting {}", p.display())),
     };
     if md.is_dir() {
-        fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "size=4k,mode=0555")
+        fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC | MsFlags::MS_RDONLY, "size=4k,nr_inodes=1,mode=0555")
     } else if md.file_type().is_symlink() {
         // A bind would follow it; the target is masked on its own if secret.
         Ok(())
     } else {
+        // Not nodev: a read gives null's nothing (the device list allows
+        // it), where nodev would fail it with EACCES.
         bind(&root.join("dev/null"), p, false)?;
-        remount_ro(p, NOSUID_NODEV_NOEXEC)
+        ro(p, NOSUID | NOEXEC, false)
     }
 }
 
@@ -312,7 +256,7 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
 
     mkdir(&root.join("usr"), 0o755)?;
     bind(Path::new("/usr"), &root.join("usr"), true)?;
-    remount_ro(&root.join("usr"), MsFlags::MS_NODEV)?;
+    ro(&root.join("usr"), NOSUID | NODEV, true)?;
     for l in USR_LINKS {
         let host = Path::new("/").join(l);
         match fs::symlink_metadata(&host) {
@@ -322,23 +266,26 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
             Ok(m) if m.is_dir() => {
                 mkdir(&root.join(l), 0o755)?;
                 bind(&host, &root.join(l), true)?;
-                remount_ro(&root.join(l), MsFlags::MS_NODEV)?;
+                ro(&root.join(l), NOSUID | NODEV, true)?;
             }
             _ => {}
         }
     }
 
-    // /dev first: masks below bind its null.
+    // /dev first: masks below bind its null. The tmpfs is nodev: only the
+    // bound nodes and devpts (each a mount of its own) open as devices.
     let dev = root.join("dev");
     mkdir(&dev, 0o755)?;
-    fs_mount("tmpfs", &dev, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, "mode=0755,size=64k")?;
-    for d in DEVICES {
-        touch(&dev.join(d))?;
-        bind(&Path::new("/dev").join(d), &dev.join(d), false)?;
+    fs_mount("tmpfs", &dev, NOSUID_NODEV_NOEXEC, "mode=0755,size=64k,nr_inodes=64")?;
+    for n in NODES.iter().filter(|n| n.bound) {
+        touch(&dev.join(n.name))?;
+        bind(&Path::new("/dev").join(n.name), &dev.join(n.name), false)?;
+        mountapi::set(&dev.join(n.name), NOSUID | NOEXEC, false)?;
     }
     // No terminal is attached to a service: its console goes nowhere.
     touch(&dev.join("console"))?;
     bind(Path::new("/dev/null"), &dev.join("console"), false)?;
+    mountapi::set(&dev.join("console"), NOSUID | NOEXEC, false)?;
     mkdir(&dev.join("pts"), 0o755)?;
     fs_mount(
         "devpts",
@@ -348,7 +295,7 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     )?;
     symlink("pts/ptmx", dev.join("ptmx"))?;
     mkdir(&dev.join("shm"), 0o1777)?;
-    fs_mount("tmpfs", &dev.join("shm"), NOSUID_NODEV_NOEXEC, "mode=1777")?;
+    fs_mount("tmpfs", &dev.join("shm"), NOSUID_NODEV_NOEXEC, &spec.tmpfs.options("/dev/shm", 0o1777))?;
     mkdir(&dev.join("mqueue"), 0o755)?;
     fs_mount("mqueue", &dev.join("mqueue"), NOSUID_NODEV_NOEXEC, "")?;
     for (name, to) in [
@@ -360,9 +307,10 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         symlink(to, dev.join(name))?;
     }
 
-    for (dir, mode) in [("tmp", 0o1777), ("run", 0o755), ("home", 0o755), ("root", 0o700)] {
-        mkdir(&root.join(dir), mode)?;
-        fs_mount("tmpfs", &root.join(dir), NOSUID_NODEV, &format!("mode={mode:o}"))?;
+    for (dir, mode) in [("/tmp", 0o1777), ("/run", 0o755), ("/home", 0o755), ("/root", 0o700)] {
+        let p = inside(root, dir);
+        mkdir(&p, mode)?;
+        fs_mount("tmpfs", &p, NOSUID_NODEV, &spec.tmpfs.options(dir, mode))?;
     }
     mkdir(&root.join("run/lock"), 0o1777)?;
     let run_dir = inside(root, RUN_DIR);
@@ -374,8 +322,8 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     }
     let shim = inside(root, SHIM_PATH);
     touch(&shim)?;
-    attach(&spec.shim, &shim)?;
-    remount_ro(&shim, NOSUID_NODEV)?;
+    mountapi::attach(&spec.shim, &shim)?;
+    ro(&shim, NOSUID | NODEV, false)?;
     // /run starts empty, as after boot: the shim makes RuntimeDirectory=,
     // and services make the rest, as they do on the host.
     mount_var(root, spec)?;
@@ -391,7 +339,7 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         let p = inside(root, p);
         if p.exists() {
             bind(&p, &p, true)?;
-            remount_ro(&p, NOSUID_NODEV_NOEXEC)?;
+            ro(&p, NOSUID | NODEV | NOEXEC, true)?;
         }
     }
     let sys = root.join("sys");
@@ -403,7 +351,7 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         // belong to real root, which the sandbox's root is not).
         Err(_) if spec.userns => {
             bind(Path::new("/sys"), &sys, true)?;
-            remount_ro(&sys, NOSUID_NODEV_NOEXEC)?;
+            ro(&sys, NOSUID | NODEV | NOEXEC, true)?;
         }
         Err(e) => return Err(e),
     }
@@ -417,30 +365,41 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     pivot_root(".", ".").context("pivot_root into the new root")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the host's root")?;
     chdir("/").context("chdir /")?;
-    remount_ro(Path::new("/"), NOSUID_NODEV)?;
+    ro(Path::new("/"), NOSUID | NODEV, false)?;
+    check_mounts()?;
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    Ok(())
+}
+
+/// The last word on the mounts, read back from the kernel after pivot_root
+/// (so the list is the container's alone): every mount nosuid, every one
+/// but the device nodes and devpts nodev. A start that cannot guarantee it
+/// does not happen.
+fn check_mounts() -> Result<()> {
+    let is_device =
+        |p: &str| fs::symlink_metadata(p).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()));
+    let lacking = mountinfo::lacking(&mountinfo::read()?, is_device);
+    if let Some((p, missing)) = lacking.first() {
+        anyhow::bail!(
+            "the container's mount {p} lacks {} (and {} more): refusing to start",
+            missing.join(","),
+            lacking.len() - 1
+        );
+    }
     Ok(())
 }
 
 fn mount_var(root: &Path, spec: &RootSpec) -> Result<()> {
     mkdir(&root.join("var"), 0o755)?;
-    attach(&spec.var, &root.join("var"))?;
-    mount(
-        None::<&str>,
-        &root.join("var"),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NOSUID_NODEV | locked_flags(&root.join("var")),
-        None::<&str>,
-    )
-    .context("making /var nosuid,nodev")?;
-    Ok(())
+    mountapi::attach(&spec.var, &root.join("var"))?;
+    mountapi::set(&root.join("var"), NOSUID | NODEV, true)
 }
 
 fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
     let etc = root.join("etc");
     mkdir(&etc, 0o755)?;
     bind(Path::new("/etc"), &etc, true)?;
-    remount_ro(&etc, NOSUID_NODEV)?;
+    ro(&etc, NOSUID | NODEV, true)?;
     for (src, path) in &spec.etc_binds {
         let dst = inside(root, path);
         if dst.symlink_metadata().is_err() {
@@ -448,13 +407,15 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
             tracing::warn!("{path} is not mounted: the host has no {path} to mount it on");
             continue;
         }
-        attach(src, &dst)?;
+        mountapi::attach(src, &dst)?;
+        // Writable, so root inside could make device nodes here.
+        mountapi::set(&dst, NOSUID | NODEV, true)?;
     }
     for (name, file) in [("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")] {
         let dst = inside(root, name);
         if dst.exists() {
             bind(&inside(root, RUN_DIR).join(file), &dst, false)?;
-            remount_ro(&dst, NOSUID_NODEV)?;
+            ro(&dst, NOSUID | NODEV, false)?;
         }
     }
     for p in &spec.etc_masks {
