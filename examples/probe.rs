@@ -1,8 +1,9 @@
 //! A test program for tests/run_confinement.rs, run as a generic sandbox's
 //! command: it looks at the container from the inside and prints one line
 //! per check, `ok NAME` or `FAIL NAME: detail`, then `probe: N failed`.
-//! Usage: probe HOSTNAME PRIVATE_DIR, or `probe devices` for the device
-//! node attack (see `devices`).
+//! Usage: probe HOSTNAME PRIVATE_DIR; `probe devices` for the device
+//! node attack (see `devices`); `probe forge NAME` for a process that
+//! claims to be sandbox NAME's init.
 
 use nix::libc;
 use std::fs;
@@ -152,6 +153,22 @@ fn devices() -> i32 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `probe forge NAME`: a process that looks like sandbox NAME's init
+    // by its argv (issue 15's identity attack); it then just waits.
+    if args[0] == "sandbox-service-init" {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1000));
+        }
+    }
+    if args.get(1).map(String::as_str) == Some("forge") {
+        let argv: Vec<std::ffi::CString> = ["sandbox-service-init", "--name", &args[2], "forged"]
+            .iter()
+            .map(|a| std::ffi::CString::new(*a).unwrap())
+            .collect();
+        let e = nix::unistd::execv(c"/proc/self/exe", &argv).unwrap_err();
+        eprintln!("probe forge: {e}");
+        std::process::exit(1);
+    }
     if args.get(1).map(String::as_str) == Some("devices") {
         std::process::exit(devices());
     }

@@ -14,6 +14,7 @@ pub mod plan;
 pub mod progress;
 pub mod rootpath;
 pub mod runtime;
+pub mod safefs;
 pub mod sandbox;
 pub mod shim;
 pub mod state;

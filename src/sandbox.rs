@@ -157,6 +157,40 @@ pub fn reload_systemd(layout: &Layout) {
     }
 }
 
+/// Refuses a sandbox that runs, in any way: its unit active, or a `run`
+/// of it alive (started by hand, or by a unit systemd has lost track of).
+/// The lock returned keeps it from starting until dropped. `what` says
+/// what is done to it ("copied", "deleted").
+pub fn hold_stopped(
+    layout: &Layout,
+    cfg: &SandboxConfig,
+    what: &str,
+) -> Result<Option<crate::runtime::control::RunLock>> {
+    if let Some(st) = unit_state(layout, &cfg.unit)? {
+        if systemd::is_running(&st) {
+            bail!(
+                "sandbox '{}' is running ({} is {st}): stop it first (systemctl stop {}), so that it is not {what} \
+                 while it changes",
+                cfg.name,
+                cfg.unit,
+                cfg.unit
+            );
+        }
+    }
+    if !layout.is_live() {
+        // Nothing runs in an offline tree.
+        return Ok(None);
+    }
+    match crate::runtime::control::try_run_lock(&cfg.name)? {
+        Some(l) => Ok(Some(l)),
+        None => bail!(
+            "sandbox '{}' is running outside its unit (a sandbox-service run of it holds its lock): stop that \
+             first, so that it is not {what} while it changes",
+            cfg.name
+        ),
+    }
+}
+
 /// The sandbox's unit state if systemd can be asked, else None.
 pub fn unit_state(layout: &Layout, unit: &str) -> Result<Option<String>> {
     if !layout.is_live() {

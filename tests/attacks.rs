@@ -54,6 +54,252 @@ fn device_nodes_of_the_host_cannot_be_made_or_opened() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains(" 0 made, 0 opened") && !text.contains(" 0 dirs"), "{text}");
+    // The same on a host without the unified hierarchy: the v1 devices
+    // controller holds the list.
+    let out = s.sh(&format!(
+        "unshare -m sh -c 'umount -l /sys/fs/cgroup/unified && exec systemd-run --scope -q {BIN} -v run c1'"
+    ));
+    let text = stdout(&out) + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("through the cgroup v1 devices controller"), "{text}");
+    assert!(text.contains(" 0 made, 0 opened") && !text.contains(" 0 dirs"), "{text}");
     let left = s.sh_ok("find /sys/fs/cgroup -name 'sandbox-service-c1*'");
     assert!(left.trim().is_empty(), "run left its cgroup behind: {left}");
+}
+
+#[test]
+fn a_process_left_by_execute_holds_no_descriptor_of_the_callers() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "web1", 80, "web1");
+    s.ok(&["start", "web1"]);
+    // Output to a host file the sandbox cannot see, a background process
+    // left running with the command's stdout and stderr.
+    s.sh_ok(&format!("{BIN} execute web1 -- sh -c 'sleep 1000 & echo $!' > /root/out 2>/root/err"));
+    let leftover = s.sh_ok("pgrep -x sleep").trim().to_string();
+    assert!(!leftover.is_empty() && !leftover.contains('\n'), "one sleep expected: {leftover}");
+    for fd in [1, 2] {
+        let target = s.sh_ok(&format!("readlink /proc/{leftover}/fd/{fd}"));
+        assert!(target.starts_with("pipe:"), "fd {fd} of a process left inside is {target}");
+    }
+    // A process left reading its stdin gets EOF when execute ends: what
+    // the caller writes later never reaches it.
+    let got = s.sh_ok(&format!(
+        "rm -f /root/feed; mkfifo /root/feed; exec 3<>/root/feed
+         {BIN} execute web1 -- sh -c '(cat > /tmp/got) <&0 & echo first >&2' <&3
+         echo late >&3; sleep 0.5
+         {BIN} execute web1 -- sh -c 'cat /tmp/got; pgrep -x cat || echo no-cat-left'"
+    ));
+    assert!(!got.contains("late"), "a process inside read the caller's later input: {got}");
+    assert!(got.contains("no-cat-left"), "the reader inside did not get EOF: {got}");
+    // Still a relay: stdin in, stdout and stderr out, the exit status back.
+    let out = s.sh(&format!("echo hello | {BIN} execute web1 -- sh -c 'cat; echo oops >&2; exit 3'"));
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "hello\n");
+    assert!(stderr(&out).contains("oops"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_postrotate_script_that_never_returns_stops_nothing_but_its_own_rotation() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "l1", 8081, "l1");
+    s.apache2_sandbox(&[], "l2", 8082, "l2");
+    // Root inside l1 makes its rotation hang forever (written before the
+    // start: sed -i replaces the file that a running sandbox has bound).
+    s.sh_ok(&format!(
+        "sed -i 's/^\\(\\s*\\)postrotate$/&\\n\\1\\1sleep 1000/' {}",
+        tree("l1", "/etc/logrotate.d/apache2")
+    ));
+    assert!(s.sh_ok(&format!("cat {}", tree("l1", "/etc/logrotate.d/apache2"))).contains("sleep 1000"));
+    s.sh_ok("systemctl start apache2@l1.service apache2@l2.service");
+    for n in ["l1", "l2"] {
+        s.sh_ok(&format!(
+            "echo x >> {}; printf 'logrotate state -- version 2\\n\"/var/log/apache2/access.log\" 2020-1-1-0:0:0\\n' > {}",
+            tree(n, "/var/log/apache2/access.log"),
+            tree(n, "/var/lib/logrotate/status")
+        ));
+    }
+    let t = std::time::Instant::now();
+    let out = s.tool(&["logrotate", "--timeout", "2s"]);
+    let elapsed = t.elapsed();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("l1: logrotate ended after --timeout 2s"), "{err}");
+    assert!(err.contains("logrotate failed in 1 of 2 sandboxes: l1"), "{err}");
+    assert!(stdout(&out).contains("l2: logs rotated"), "{}", stdout(&out));
+    assert!(elapsed < std::time::Duration::from_secs(30), "took {elapsed:?}");
+    // Nothing of l1's hung rotation is left running.
+    let left = s.wait_for("pgrep -x sleep || true", |o| o.trim().is_empty());
+    assert!(left.trim().is_empty(), "the hung postrotate is still running: {left}");
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/units/sandbox-service-logrotate.service"))
+        .unwrap();
+    assert!(unit.lines().any(|l| l.starts_with("TimeoutStartSec=")), "{unit}");
+    s.sh_ok("systemctl stop apache2@l1.service apache2@l2.service");
+}
+
+#[test]
+fn connect_returns_and_restores_the_terminal_while_a_process_inside_holds_it() {
+    let s = Systemd::boot();
+    s.ok(&["create", "k1", "--", "/bin/sleep", "1000"]);
+    s.ok(&["start", "k1"]);
+    s.sh_ok(&format!(
+        "tmux new-session -d -s t -x 100 -y 30 'stty -a > /root/before; {BIN} connect k1; echo EXITED-$?; stty -a > /root/after; sleep 30'"
+    ));
+    let screen = |want: &str| s.wait_for("tmux capture-pane -p -t t", |o| o.contains(want));
+    screen("root@k1");
+    // A job left in the background holds the shell's terminal open.
+    s.sh_ok("tmux send-keys -t t 'sleep 1000 & exit' Enter");
+    let out = screen("EXITED-");
+    assert!(out.contains("EXITED-0"), "connect did not return: {out}");
+    let (before, after) = (s.sh_ok("cat /root/before"), s.wait_for("cat /root/after", |o| !o.is_empty()));
+    assert_eq!(before, after, "the terminal was not restored");
+    s.sh_ok("tmux kill-server");
+    s.ok(&["stop", "k1"]);
+}
+
+#[test]
+fn a_process_of_another_sandbox_on_a_recycled_pid_is_not_taken_for_the_init() {
+    let s = Systemd::boot();
+    for n in ["a1", "b1"] {
+        s.ok(&["create", "-p", "/var/lib/probe", n, "--", "/bin/sleep", "1000"]);
+        give_probe(&s, n);
+        s.ok(&["start", n]);
+    }
+    // In b1, a process whose argv says it is a1's init.
+    s.ok(&["execute", "b1", "--", "sh", "-c", "/var/lib/probe/probe forge a1 & sleep 0.2"]);
+    let forged = s.wait_for("pgrep -f '^sandbox-service-init --name a1 forged' || true", |o| !o.trim().is_empty());
+    let forged = forged.trim();
+    assert!(!forged.is_empty() && !forged.contains('\n'), "the forged init did not start: {forged}");
+    // a1's run dies without cleaning up, and its init's pid comes back as
+    // the forged process: the pid file left behind now names it.
+    let recorded = s.sh_ok("cat /run/sandbox-service/a1.pid");
+    let start = recorded.split_whitespace().nth(1).expect("the pid file records a start time").to_string();
+    s.ok(&["stop", "a1"]);
+    s.sh_ok(&format!("echo '{forged} {start}' > /run/sandbox-service/a1.pid"));
+    let out = s.tool(&["execute", "a1", "--", "hostname"]);
+    assert!(!out.status.success(), "execute ran in a process of b1's: {}", stdout(&out));
+    assert!(!stdout(&out).contains("b1"), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("sandbox 'a1' is not running") && err.contains("which is another process now"), "{err}");
+    // The same file in the old form (a bare pid) is refused too.
+    s.sh_ok(&format!("echo '{forged}' > /run/sandbox-service/a1.pid"));
+    let err = stderr(&s.tool(&["execute", "a1", "--", "hostname"]));
+    assert!(err.contains("old or broken form"), "{err}");
+    // A start clears what was left, and the sandbox is reached again.
+    s.ok(&["start", "a1"]);
+    assert_eq!(s.ok(&["execute", "a1", "--", "hostname"]).trim(), "a1");
+    s.sh_ok("systemctl stop a1.service b1.service");
+}
+
+#[test]
+fn clone_copies_a_hostile_tree_as_it_is_and_never_a_running_one() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "src1", 8081, "src1");
+    s.ok(&["start", "src1"]);
+    // Root inside plants links out, a FIFO where a config file was (one
+    // apache2 does not read: its own stop would hang on it), a 10 GB
+    // sparse file and a hard link.
+    s.ok(&[
+        "execute",
+        "src1",
+        "--",
+        "sh",
+        "-c",
+        "cd /var/www && ln -s / root-link && ln -s /etc/shadow shadow-link && truncate -s 10G sparse \
+         && echo data > a && ln a b && rm /etc/apache2/magic && mkfifo /etc/apache2/magic",
+    ]);
+    // Running, under systemd or by hand: refused.
+    let err = stderr(&s.tool(&["clone", "src1", "dst1"]));
+    assert!(err.contains("sandbox 'src1' is running"), "{err}");
+    s.ok(&["stop", "src1"]);
+    s.sh_ok(&format!("systemd-run --unit bare-src1 {BIN} run src1"));
+    s.wait_for("test -e /run/sandbox-service/src1.pid && echo up", |o| o.contains("up"));
+    let err = stderr(&s.tool(&["clone", "src1", "dst1"]));
+    assert!(err.contains("running outside its unit"), "{err}");
+    s.sh_ok("systemctl stop bare-src1");
+    assert!(!s.exists("/etc/sandbox-service/dst1.sandbox"));
+
+    let t = std::time::Instant::now();
+    s.ok(&["clone", "src1", "dst1"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "clone took {:?}", t.elapsed());
+    let www = tree("dst1", "/var/www");
+    assert_eq!(s.sh_ok(&format!("readlink {www}/root-link")).trim(), "/");
+    assert_eq!(s.sh_ok(&format!("readlink {www}/shadow-link")).trim(), "/etc/shadow");
+    let (size, alloc) = {
+        let o = s.sh_ok(&format!("stat -c '%s %b' {www}/sparse"));
+        let v: Vec<u64> = o.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        (v[0], v[1] * 512)
+    };
+    assert_eq!(size, 10 << 30);
+    assert!(alloc < 1 << 20, "the sparse file took {alloc} bytes in the clone");
+    assert_eq!(
+        s.sh_ok(&format!("stat -c %i {www}/a")),
+        s.sh_ok(&format!("stat -c %i {www}/b")),
+        "a hard link was split"
+    );
+    assert!(!s.exists(&tree("dst1", "/etc/apache2/magic")), "the FIFO was copied");
+    // Nothing of the host's came along.
+    assert!(s.sh_ok(&format!("find {} -type f -name shadow", tree("dst1", ""))).trim().is_empty());
+}
+
+#[test]
+fn a_copy_that_does_not_fit_is_refused_before_it_starts() {
+    let root = tempfile::tempdir().unwrap();
+    let small = root.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"]).arg(&small).status();
+    assert!(st.unwrap().success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(small.clone());
+    let data = small.join("var/lib/data");
+    std::fs::create_dir_all(&data).unwrap();
+    // 14 MiB of real data: a second copy cannot fit in the 24 MiB.
+    std::fs::write(data.join("blob"), vec![7u8; 14 << 20]).unwrap();
+    let out = tool_root(&small, &["create", "-p", "/var/lib/data", "big1", "--", "/bin/true"]);
+    assert!(!out.status.success(), "the first copy should not fit either: {}", stdout(&out));
+    assert!(stderr(&out).contains("free some space first"), "{}", stderr(&out));
+    let left = std::fs::read_dir(small.join("etc/sandbox-service")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "create left a config behind");
+    assert_eq!(
+        std::fs::read_dir(small.join("var/lib/sandbox-service"))
+            .map(|d| d.flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+            .unwrap_or(0),
+        0,
+        "create left state behind"
+    );
+}
+
+#[test]
+fn scratch_mounts_inside_hold_no_more_than_their_size() {
+    let s = Systemd::boot();
+    s.ok(&["create", "t1", "--", "/bin/sleep", "1000"]);
+    s.sh_ok("sed -i 's/^tmp-size=.*/tmp-size=8M/; s/^shm-size=.*/shm-size=4M/' /etc/sandbox-service/t1.sandbox");
+    s.ok(&["start", "t1"]);
+    // Root inside fills its scratch space: the limit holds, not the host's RAM.
+    for (dir, mib) in [("/tmp", 8), ("/dev/shm", 4)] {
+        let out = s.tool(&[
+            "execute",
+            "t1",
+            "--",
+            "sh",
+            "-c",
+            &format!("dd if=/dev/zero of={dir}/fill bs=1M 2>&1; du -k {dir}/fill"),
+        ]);
+        let text = stdout(&out);
+        assert!(text.contains("No space left on device"), "{dir}: {text}");
+        let kib: u64 = text.lines().last().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(kib <= mib * 1024, "{dir} took {kib} KiB");
+    }
+    // Every scratch tmpfs has a size, the defaults included.
+    let mounts = s.ok(&["execute", "t1", "--", "cat", "/proc/self/mountinfo"]);
+    for dir in ["/tmp", "/run", "/home", "/root", "/dev/shm"] {
+        let line =
+            mounts.lines().find(|l| l.split(' ').nth(4) == Some(dir)).unwrap_or_else(|| panic!("{dir}: {mounts}"));
+        assert!(line.contains(",size=") && line.contains("nr_inodes="), "{line}");
+    }
+    s.ok(&["stop", "t1"]);
 }

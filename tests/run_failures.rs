@@ -84,7 +84,8 @@ fn a_hundred_start_stop_cycles_leave_nothing_behind() {
     let out = s.tool(&["run", "cyc1"]);
     assert_eq!(
         stderr(&out).trim(),
-        "sandbox-service: error: sandbox 'cyc1' is already running: stop it first (sandbox-service stop cyc1)"
+        "sandbox-service: error: sandbox 'cyc1' is already running, or being cloned or deleted: stop it first \
+         (sandbox-service stop cyc1), or wait for the other command"
     );
     s.ok(&["stop", "cyc1"]);
     let ns_before = s.sh_ok("ls -l /proc/[0-9]*/ns/mnt 2>/dev/null | sed 's/.*-> //' | sort -u | wc -l");

@@ -1,15 +1,15 @@
 //! `sandbox-service clone SOURCE DEST`: a copy of a sandbox's state with
 //! its own label and units.
 
-use crate::clone::{self as copy, Stats};
+use crate::clone::{self as copy, Copier};
 use crate::config::{self, SandboxConfig};
 use crate::label::{self, Security};
 use crate::layout::{Layout, MANIFEST, TREE};
 use crate::manifest::Manifest;
 use crate::names::check_sandbox_name;
 use crate::state::{self, Op, Txn};
-use crate::{interrupt, sandbox, systemd, units};
-use anyhow::{bail, Result};
+use crate::{interrupt, sandbox, units};
+use anyhow::{Context, Result};
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 
@@ -22,23 +22,23 @@ pub struct Args {
     /// SELinux labelling of the copy: dynamic, static,label=s0:cX,cY, or inherit.
     #[arg(short = 's', long, value_name = "SECURITY", default_value = "dynamic")]
     pub security: String,
+    /// Give up (and leave nothing) if the copy takes longer than DURATION.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub timeout: String,
 }
 
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.source)?;
     check_sandbox_name(&a.dest)?;
     let security: Security = a.security.parse()?;
+    let limit = crate::shim::service::parse_timespan(&a.timeout)
+        .with_context(|| format!("--timeout {}", a.timeout))?
+        .unwrap_or(std::time::Duration::MAX);
     interrupt::install()?;
     let _lock = state::lock(layout)?;
     let src = config::load_named(layout, &a.source)?;
-    if let Some(st) = sandbox::unit_state(layout, &src.unit)? {
-        if systemd::is_running(&st) {
-            bail!(
-                "sandbox '{}' is running ({st}): stop it first, so that its files do not change while copied",
-                src.name
-            );
-        }
-    }
+    // Held for the copy: the source cannot start while it is read.
+    let _stopped = sandbox::hold_stopped(layout, &src, "copied")?;
     let unit = units::unit_name(&a.dest, &src.payload)?;
     sandbox::check_unused(layout, &a.dest, &unit)?;
     let configs = config::load_all(layout)?;
@@ -61,11 +61,13 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let txn = Txn::begin(layout, &a.dest, Op::Create)?;
     let built = txn.work_dir().join("state");
     fs::DirBuilder::new().mode(0o700).create(&built)?;
-    let mut stats = Stats::default();
     let src_state = layout.state_dir(&src.name);
-    let mut progress = crate::progress::Progress::new(&format!("cloning {} to {}", src.name, a.dest));
-    copy::copy(&src_state.join(TREE), &built.join(TREE), &|_| true, &mut stats, &mut progress)?;
-    drop(progress);
+    copy::check_room(copy::measure(&src_state.join(TREE))?, &built)?;
+    let keep = |_: &std::path::Path| true;
+    let mut copier = Copier::new(&keep, &format!("cloning {} to {}", src.name, a.dest))
+        .with_deadline(limit, &format!("give it more time with --timeout (now {})", a.timeout));
+    copier.copy(&src_state.join(TREE), &built.join(TREE))?;
+    let stats = copier.stats;
     if let (Some(from), Some(to)) = (src.container.private_users, cfg.container.private_users) {
         crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
     }

@@ -105,16 +105,20 @@ fn receive_fd(from_child: &UnixStream) -> Result<OwnedFd> {
     Err(anyhow!("the sandbox sent no terminal"))
 }
 
-/// The shell root has in the sandbox's /etc/passwd, as a login shell.
-fn login_shell() -> Result<Vec<CString>> {
+/// Root's login shell, looked up on the host before anything is joined:
+/// NSS inside the sandbox could ask a daemon of the sandbox's (nscd's
+/// socket in its /run) while we still hold the host's privileges. /usr is
+/// shared, so the host's answer names a program that exists inside; the
+/// sandbox's own /etc/passwd, where private, is not consulted.
+fn login_shell() -> Result<(CString, CString)> {
     let shell = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(0))
         .ok()
         .flatten()
         .map(|u| u.shell.display().to_string())
-        .filter(|s| std::path::Path::new(s).is_file())
+        .filter(|s| ["/usr/", "/bin/", "/sbin/"].iter().any(|p| s.starts_with(p)) && std::path::Path::new(s).is_file())
         .unwrap_or_else(|| "/bin/sh".into());
     let base = shell.rsplit('/').next().unwrap_or("sh").to_string();
-    Ok(vec![CString::new(shell)?, CString::new(format!("-{base}"))?])
+    Ok((CString::new(shell)?, CString::new(format!("-{base}"))?))
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<i32> {
@@ -127,14 +131,11 @@ pub fn run(layout: &Layout, a: Args) -> Result<i32> {
     }
     let (ours, theirs) = UnixStream::pair().context("socketpair")?;
     let env = environment("/root")?;
+    let (path, argv0) = login_shell()?;
     let forward = [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGWINCH];
     let (child, sigs) = enter_and_fork(layout, &a.name, &forward, |t| {
         make_pty(&theirs)?;
-        let shell = login_shell()?;
-        // execvpe takes argv[0] from the list: path first, then "-sh".
-        let argv = [shell[1].clone()];
-        let path = shell[0].clone();
-        confine_and_exec_path(t, !a.noseclabel, &path, &argv, &env)
+        confine_and_exec_path(t, !a.noseclabel, &path, std::slice::from_ref(&argv0), &env)
     })?;
     drop(theirs);
     let master = receive_fd(&ours)?;
@@ -182,13 +183,7 @@ fn relay(child: nix::unistd::Pid, master: &OwnedFd, sigs: &nix::sys::signal::Sig
                     Signal::SIGCHLD => {
                         if let Ok(ws) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
                             if let Some(code) = crate::runtime::exit_code(ws) {
-                                // What the shell wrote last is still in the pty.
-                                while let Ok(n) = nix::unistd::read(master, &mut buf) {
-                                    if n == 0 {
-                                        break;
-                                    }
-                                    write_all(stdout, &buf[..n])?;
-                                }
+                                drain(master, stdout, &mut buf)?;
                                 return Ok(code);
                             }
                         }
@@ -198,6 +193,28 @@ fn relay(child: nix::unistd::Pid, master: &OwnedFd, sigs: &nix::sys::signal::Sig
                     }
                 }
             }
+        }
+    }
+}
+
+/// How long what the shell wrote last is still copied out after it has
+/// exited: a process it left in the background may hold the terminal
+/// open, and then the pty never reads as closed.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn drain(master: &OwnedFd, stdout: BorrowedFd, buf: &mut [u8]) -> Result<()> {
+    let until = std::time::Instant::now() + DRAIN;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let ms = PollTimeout::try_from(left.as_millis() as i32).unwrap_or(PollTimeout::ZERO);
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if left.is_zero() || !matches!(poll(&mut fds, ms), Ok(n) if n > 0) {
+            return Ok(());
+        }
+        match nix::unistd::read(master, buf) {
+            Ok(n) if n > 0 => write_all(stdout, &buf[..n])?,
+            // EIO: every holder of the terminal is gone.
+            _ => return Ok(()),
         }
     }
 }

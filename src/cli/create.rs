@@ -1,6 +1,6 @@
 //! `sandbox-service create`: plan, clone, label, write config and units.
 
-use crate::clone::{self, Stats};
+use crate::clone::{self, Copier, Need, Stats};
 use crate::config::{self, Payload, SandboxConfig};
 use crate::label::{self, Security};
 use crate::layout::{Layout, MANIFEST, TREE};
@@ -216,15 +216,22 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
     plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)
 }
 
-/// Copies every private path of `plan` from the tree into `tree`.
+/// Copies every private path of `plan` from the tree into `tree`, once it
+/// is known to fit.
 pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
-    let mut stats = Stats::default();
-    let mut progress = crate::progress::Progress::new("copying the private paths");
     let root = layout.root();
     let keep = |p: &Path| {
         let inside = Path::new("/").join(p.strip_prefix(root).unwrap_or(p));
         plan::secret(&inside.to_string_lossy()).is_none()
     };
+    let mut need = Need::default();
+    for p in plan.clones().filter(|p| p.kind != Kind::EmptyDir) {
+        let n = clone::measure(&layout.host(&p.path))?;
+        need.bytes += n.bytes;
+        need.inodes += n.inodes;
+    }
+    clone::check_room(need, tree)?;
+    let mut copier = Copier::new(&keep, "copying the private paths");
     for p in plan.clones() {
         interrupt::check()?;
         let rel = Path::new(p.path.trim_start_matches('/'));
@@ -234,11 +241,9 @@ pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
             Kind::EmptyDir => {
                 fs::DirBuilder::new().mode(0o755).create(&dst).with_context(|| format!("creating {}", dst.display()))?
             }
-            Kind::Dir | Kind::File | Kind::Symlink => {
-                clone::copy(&layout.host(&p.path), &dst, &keep, &mut stats, &mut progress)?
-            }
+            Kind::Dir | Kind::File | Kind::Symlink => copier.copy(&layout.host(&p.path), &dst)?,
             Kind::Runtime => unreachable!("clones() leaves runtime paths out"),
         }
     }
-    Ok(stats)
+    Ok(copier.stats)
 }

@@ -37,6 +37,8 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             systemd::stop_unit(&conn, &cfg.unit)?;
         }
     }
+    // Nothing of it may start again while its files go.
+    let _stopped = sandbox::hold_stopped(layout, &cfg, "deleted")?;
     let others = config::load_all(layout)?;
     let (paths, dirs) = sandbox::owned_paths(layout, &cfg, &others)?;
     Txn::begin(layout, &cfg.name, Op::Delete)?.commit_delete(&paths, &dirs)?;

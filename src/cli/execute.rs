@@ -1,13 +1,11 @@
 //! `sandbox-service execute NAME -- COMMAND`: a command inside a running
-//! sandbox, with the service's confinement; stdio passed through, its exit
-//! status returned, signals forwarded.
+//! sandbox, with the service's confinement; stdio relayed through pipes
+//! (runtime::stdio), its exit status returned, signals forwarded.
 
 use crate::layout::Layout;
-use crate::runtime::{self, join};
+use crate::runtime::{self, join, stdio};
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{ForkResult, Pid};
 use std::ffi::CString;
 
@@ -18,6 +16,10 @@ pub struct Args {
     /// Do not take the sandbox's SELinux label (run with the caller's).
     #[arg(short = 'N', long)]
     pub noseclabel: bool,
+    /// End the command and every process of its group after DURATION
+    /// (a systemd time span: 90, 5min, 1h); the exit status is then 124.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// The sandbox's name.
     #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub name: String,
@@ -72,26 +74,6 @@ pub fn enter_and_fork(
     }
 }
 
-fn wait_forwarding(child: Pid, sigs: &SigSet) -> Result<i32> {
-    let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
-    loop {
-        let Some(info) = sfd.read_signal().context("signalfd")? else { continue };
-        let sig = Signal::try_from(info.ssi_signo as i32)?;
-        if sig != Signal::SIGCHLD {
-            let _ = kill(child, sig);
-            continue;
-        }
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(ws) => {
-                if let Some(c) = runtime::exit_code(ws) {
-                    return Ok(c);
-                }
-            }
-            Err(e) => return Err(e).context("waitpid"),
-        }
-    }
-}
-
 /// The last steps before exec: the service's confinement, no fd of ours
 /// left open, seccomp last.
 fn confine_for_exec(t: &join::Target, selinux: bool) -> Result<()> {
@@ -129,17 +111,38 @@ pub fn confine_and_exec_path(
     Err(e).with_context(|| format!("executing {}", path.to_string_lossy()))
 }
 
+/// The exit status of a command ended by --timeout, as timeout(1) has it.
+pub const TIMED_OUT: i32 = 124;
+
 pub fn run(layout: &Layout, a: Args) -> Result<i32> {
     layout.require_live()?;
     let argv: Vec<CString> =
         a.command.iter().map(|s| CString::new(s.as_str())).collect::<Result<_, _>>().context("NUL in the command")?;
     let env = environment("/root")?;
+    let limit = match &a.timeout {
+        None => None,
+        Some(t) => crate::shim::service::parse_timespan(t).with_context(|| format!("--timeout {t}"))?,
+    };
+    let pipes = stdio::pipes()?;
     // Ctrl-C reaches us (the caller's terminal's foreground group) and is
-    // passed on: the command has a session of its own, so it cannot push
-    // input into the caller's terminal (TIOCSTI).
+    // passed on. The command has a session and a process group of its own:
+    // no terminal to push input into (TIOCSTI), and one group to end.
     let (child, sigs) = enter_and_fork(layout, &a.name, runtime::FORWARDED, |t| {
         nix::unistd::setsid().context("setsid")?;
+        pipes.install()?;
         confine_and_exec(t, !a.noseclabel, &argv, &env)
     })?;
-    wait_forwarding(child, &sigs)
+    let deadline = limit.and_then(|l| std::time::Instant::now().checked_add(l));
+    match stdio::relay(pipes, child, &sigs, deadline)? {
+        stdio::End::Exited(code) => Ok(code),
+        stdio::End::TimedOut => {
+            eprintln!(
+                "sandbox-service: {}: {} timed out after {}",
+                a.name,
+                a.command[0],
+                a.timeout.unwrap_or_default()
+            );
+            Ok(TIMED_OUT)
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! `sandbox-service logrotate`: what the daily timer and cron job run.
 //! Each running sandbox rotates its own /var/log with its own
 //! /etc/logrotate.d rules, through `execute`, and is then reloaded so its
-//! service reopens its logs; one failing does not stop the others.
+//! service reopens its logs; one failing, or hanging past its deadline
+//! (a postrotate script that never returns), does not stop the others.
 
 use crate::config;
 use crate::layout::Layout;
@@ -14,6 +15,10 @@ pub struct Args {
     /// Only these sandboxes (default: every running one).
     #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
     pub names: Vec<String>,
+    /// How long one sandbox's rotation may take before its logrotate and
+    /// every process it started are ended (a systemd time span).
+    #[arg(long, value_name = "DURATION", default_value = "10min")]
+    pub timeout: String,
 }
 
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
@@ -29,12 +34,13 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     } else {
         a.names.clone()
     };
+    crate::shim::service::parse_timespan(&a.timeout).with_context(|| format!("--timeout {}", a.timeout))?;
     let exe = std::env::current_exe().context("finding our own binary")?;
     let mut failed = Vec::new();
     for n in &names {
         // A process each: execute enters the sandbox's namespaces for good.
         let st = std::process::Command::new(&exe)
-            .args(["-q", "execute", n, "--", "logrotate", "/etc/logrotate.conf"])
+            .args(["-q", "execute", "--timeout", &a.timeout, n, "--", "logrotate", "/etc/logrotate.conf"])
             .status()
             .with_context(|| format!("running logrotate in {n}"))?;
         if st.success() {
@@ -48,6 +54,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
                     failed.push(n.clone());
                 }
             }
+        } else if st.code() == Some(super::execute::TIMED_OUT) {
+            eprintln!("sandbox-service: {n}: logrotate ended after --timeout {}", a.timeout);
+            failed.push(n.clone());
         } else {
             eprintln!("sandbox-service: {n}: logrotate failed ({st})");
             failed.push(n.clone());

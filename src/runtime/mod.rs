@@ -20,6 +20,7 @@ pub mod mountapi;
 pub mod mountinfo;
 pub mod rootfs;
 pub mod seccomp;
+pub mod stdio;
 pub mod supervise;
 pub mod userns;
 
@@ -231,9 +232,14 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
 
 /// Runs the sandbox in the foreground; returns how the service ended.
 pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
-    if control::shim_pid(name).is_ok() {
-        bail!("sandbox '{name}' is already running: stop it first (sandbox-service stop {name})");
-    }
+    // Held until we return: nothing copies or deletes a running sandbox.
+    let _running = control::try_run_lock(name)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "sandbox '{name}' is already running, or being cloned or deleted: stop it first \
+             (sandbox-service stop {name}), or wait for the other command"
+        )
+    })?;
+    control::remove_stale(name);
     let launch = prepare(layout, name)?;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -269,14 +275,24 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     if launch.cfg.container.private_users.is_some() {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    // The child waits on this until its id maps are written.
-    let (maps_r, maps_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    // The child waits on this until we are set up (its id maps written).
+    let (release_r, release_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let release_w_raw = release_w.as_raw_fd();
     let mut stack = vec![0u8; 1 << 20];
     let child_fd = theirs.as_raw_fd();
     let cb = Box::new(|| -> isize {
+        // The container dies with us: a `run` killed with SIGKILL leaves
+        // no shim for a later command to mistake, nor a service unwatched.
+        if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
+            return 125;
+        }
+        // Released once we are set up; EOF if we died before it was set
+        // (our copy of the write end closed first, or it never would be).
+        // SAFETY: closing this process's copy of an fd; nothing here drops it again.
+        unsafe { nix::libc::close(release_w_raw) };
         let mut b = [0u8; 1];
-        if launch.root.userns && nix::unistd::read(&maps_r, &mut b) != Ok(1) {
-            eprintln!("sandbox-service: error: the id maps were not written");
+        if nix::unistd::read(&release_r, &mut b) != Ok(1) {
+            eprintln!("sandbox-service: error: the runtime went away before the container was released");
             return 125;
         }
         match child(&launch, child_fd) {
@@ -295,9 +311,9 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     let outcome = (|| {
         if let Some(base) = launch.cfg.container.private_users {
             userns::write_maps(pid, base)?;
-            nix::unistd::write(&maps_w, b"1").context("releasing the container")?;
         }
-        drop(maps_w);
+        nix::unistd::write(&release_w, b"1").context("releasing the container")?;
+        drop(release_w);
         let files = RunFiles::create(name, pid)?;
         // Only under systemd: a bare `run` in a terminal has no machine to be.
         let registering =
@@ -332,7 +348,7 @@ impl RunFiles {
         let listener = std::os::unix::net::UnixListener::bind(&socket)
             .with_context(|| format!("binding the control socket {}", socket.display()))?;
         std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        std::fs::write(&pid, format!("{shim}\n")).with_context(|| format!("writing {}", pid.display()))?;
+        control::write_pid_file(name, shim)?;
         Ok(RunFiles { listener, pid, socket })
     }
 }
