@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod clone;
 pub mod config;
+pub mod envfile;
 pub mod interrupt;
 pub mod label;
 pub mod layout;
@@ -16,6 +17,7 @@ pub mod rootpath;
 pub mod runtime;
 pub mod safefs;
 pub mod sandbox;
+pub mod secrets;
 pub mod shim;
 pub mod state;
 pub mod systemd;

@@ -76,6 +76,21 @@ pub fn usr_aliases(abs: &str) -> Vec<String> {
     out
 }
 
+/// `path` is `top` or beneath it, by components.
+pub fn is_under(path: &str, top: &str) -> bool {
+    path == top || path.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
+}
+
+/// The ancestors of an absolute path, nearest first, "/" left out.
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut cur = path;
+    std::iter::from_fn(move || {
+        let (parent, _) = cur.rsplit_once('/')?;
+        cur = parent;
+        (!parent.is_empty()).then_some(parent)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

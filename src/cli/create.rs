@@ -127,7 +127,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let unit = units::unit_name(&a.name, &payload)?;
     let plan = make_plan(layout, &a, &payload)?;
     if a.explain {
-        print!("{}", plan.explain(layout));
+        print!("{}", super::explain(layout, &plan));
     }
     if a.dry_run {
         return Ok(());
@@ -222,7 +222,7 @@ pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
     let root = layout.root();
     let keep = |p: &Path| {
         let inside = Path::new("/").join(p.strip_prefix(root).unwrap_or(p));
-        plan::secret(&inside.to_string_lossy()).is_none()
+        crate::secrets::secret(&inside.to_string_lossy()).is_none()
     };
     let mut need = Need::default();
     for p in plan.clones().filter(|p| p.kind != Kind::EmptyDir) {

@@ -59,6 +59,12 @@ pub enum Command {
     ReloadNow(reload::NowArgs),
 }
 
+/// What `--explain` prints: the plan's paths and reasons, then the
+/// container's mount rules, with masks read from the tree's /etc.
+fn explain(layout: &Layout, plan: &crate::plan::Plan) -> String {
+    plan.explain() + &crate::runtime::rootfs::explain(&layout.host("/etc"), &plan.private)
+}
+
 /// Runs the command; Ok holds the exit status (non-zero only from `run`,
 /// which exits with its service's status).
 pub fn run(cli: Cli) -> Result<i32> {

@@ -104,7 +104,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         println!("cloned from: {src}");
     }
     if a.explain {
-        print!("{}", manifest.plan.explain(layout));
+        print!("{}", super::explain(layout, &manifest.plan));
     }
     Ok(())
 }

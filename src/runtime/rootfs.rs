@@ -8,7 +8,7 @@
 //!   with the host (ld.so.cache, nsswitch, passwd, resolv.conf, localtime,
 //!   certificates, alternatives...) without a list that real packages
 //!   would outgrow. The sandbox's private /etc paths are mounted over it,
-//!   writable. Host secrets are masked: the fixed list in `plan::SECRETS`
+//!   writable. Host secrets are masked: the fixed list in `secrets::SECRETS`
 //!   plus every /etc entry the host keeps from other users (mode without
 //!   o+r), because root in the sandbox bypasses mode bits.
 //! - `/var` is the sandbox's own, from its state directory: nothing of the
@@ -22,7 +22,7 @@
 use super::devices::NODES;
 use super::mountapi::{self, NODEV, NOEXEC, NOSUID, RDONLY};
 use super::mountinfo;
-use crate::plan::{self, PrivatePath};
+use crate::plan::PrivatePath;
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -179,7 +179,7 @@ fn inside(root: &Path, abs: &str) -> PathBuf {
 /// The /etc entries to mask: the fixed secrets and whatever the host keeps
 /// from other users, outside the sandbox's own private paths.
 pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = plan::SECRETS
+    let mut out: Vec<(String, String)> = crate::secrets::SECRETS
         .iter()
         .filter(|(p, _)| p.starts_with("/etc/") && host_etc.join(&p[5..]).symlink_metadata().is_ok())
         .map(|(p, why)| (p.to_string(), why.to_string()))

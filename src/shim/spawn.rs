@@ -3,7 +3,7 @@
 //! a clean signal state.
 
 use super::service::{expand_words, Cmd, Service};
-use crate::plan::env_assignments;
+use crate::envfile::env_assignments;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::unistd::{Gid, Group, Pid, Uid, User};

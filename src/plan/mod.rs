@@ -17,81 +17,22 @@
 //! The plan is a value: `--explain` prints it, create clones from it and
 //! stores it in the manifest, so the three never disagree.
 
+pub mod hierarchy;
+
 use crate::layout::Layout;
 use crate::payload::{Databases, PackageInfo, PkgFile};
-use crate::rootpath;
+use crate::rootpath::{self, ancestors, is_under};
+use crate::secrets::secret;
 use crate::unitfile::Specifiers;
 use crate::unitpath::ResolvedUnit;
 use anyhow::{bail, Result};
+use hierarchy::hierarchy;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-/// Directories that hold many packages' files by definition. Only a
-/// package's own entries inside them are private.
-pub const HIERARCHY: &[(&str, &str)] = &[
-    ("/etc", "the host's configuration root"),
-    ("/var", "the host's variable data root"),
-    ("/etc/default", "holds every package's defaults file"),
-    ("/etc/sysconfig", "holds every package's environment file"),
-    ("/etc/init.d", "holds every package's init script"),
-    ("/etc/rc.d", "holds every package's init script"),
-    ("/etc/cron.daily", "holds every package's daily job"),
-    ("/etc/cron.hourly", "holds every package's hourly job"),
-    ("/etc/cron.weekly", "holds every package's weekly job"),
-    ("/etc/cron.monthly", "holds every package's monthly job"),
-    ("/etc/cron.yearly", "holds every package's yearly job"),
-    ("/etc/systemd", "the host's service manager configuration"),
-    ("/etc/ssl", "the host's certificates and keys"),
-    ("/etc/pki", "the host's certificates and keys"),
-    ("/etc/alternatives", "the host's alternatives links"),
-    ("/etc/skel", "the host's new-user template"),
-    ("/etc/X11", "the host's display configuration"),
-    ("/etc/opt", "FHS: configuration of add-on packages"),
-    ("/etc/selinux", "the host's SELinux policy"),
-    ("/etc/security", "the host's PAM and limits configuration"),
-    ("/etc/ufw", "the host's firewall configuration"),
-    ("/etc/firewalld", "the host's firewall configuration"),
-    ("/etc/apparmor.d", "the host's AppArmor profiles"),
-    ("/etc/polkit-1", "the host's polkit rules"),
-    ("/etc/dbus-1", "the host's D-Bus configuration"),
-    ("/var/lib", "FHS: every package's state"),
-    ("/var/log", "FHS: every service's logs"),
-    ("/var/cache", "FHS: every package's cache"),
-    ("/var/spool", "FHS: every package's queues"),
-    ("/var/tmp", "FHS: temporary files kept across reboots"),
-    ("/var/backups", "the host's backups"),
-    ("/var/mail", "FHS: every user's mailbox"),
-    ("/var/opt", "FHS: variable data of add-on packages"),
-    ("/var/local", "FHS: variable data of local programs"),
-    ("/var/lib/misc", "FHS: state of many packages"),
-    ("/var/lib/systemd", "the host's service manager state"),
-    ("/var/lib/private", "systemd's DynamicUser= state of every service"),
-    ("/var/cache/private", "systemd's DynamicUser= cache of every service"),
-    ("/var/log/private", "systemd's DynamicUser= logs of every service"),
-    ("/var/log/journal", "the host's journal"),
-    ("/var/spool/cron", "every user's crontab"),
-];
-
-/// Never cloned into a sandbox, whatever owns them.
 /// Where logrotate keeps its state; every service sandbox has its own.
 pub const LOGROTATE_STATE: &str = "/var/lib/logrotate";
-
-pub const SECRETS: &[(&str, &str)] = &[
-    ("/etc/shadow", "password hashes"),
-    ("/etc/shadow-", "password hashes"),
-    ("/etc/gshadow", "group password hashes"),
-    ("/etc/gshadow-", "group password hashes"),
-    ("/etc/ssh", "ssh host keys"),
-    ("/etc/ssl/private", "TLS private keys"),
-    ("/etc/pki/tls/private", "TLS private keys"),
-    ("/etc/sudoers", "privilege rules"),
-    ("/etc/sudoers.d", "privilege rules"),
-    ("/etc/security/opasswd", "old password hashes"),
-    ("/etc/machine-id", "the host's identity"),
-    ("/etc/sandbox-service", "the configuration of every sandbox"),
-    ("/var/lib/sandbox-service", "the state of every sandbox"),
-];
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -213,29 +154,12 @@ pub fn resolve_packages(
     Ok(out)
 }
 
-fn is_under(path: &str, top: &str) -> bool {
-    path == top || path.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
-}
-
 fn in_scope(path: &str) -> bool {
     (is_under(path, "/etc") || is_under(path, "/var")) && path != "/etc" && path != "/var"
 }
 
 fn is_runtime(path: &str) -> bool {
     is_under(path, "/run")
-}
-
-pub fn secret(path: &str) -> Option<&'static str> {
-    SECRETS.iter().find(|(s, _)| is_under(path, s)).map(|(_, why)| *why)
-}
-
-fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    let mut cur = path;
-    std::iter::from_fn(move || {
-        let (parent, _) = cur.rsplit_once('/')?;
-        cur = parent;
-        (!parent.is_empty()).then_some(parent)
-    })
 }
 
 struct Builder<'a> {
@@ -310,15 +234,6 @@ impl Builder<'_> {
         }
         Ok(())
     }
-}
-
-fn hierarchy(path: &str) -> Option<&'static str> {
-    if let Some((_, why)) = HIERARCHY.iter().find(|(h, _)| *h == path) {
-        return Some(why);
-    }
-    // /etc/foo.d: drop-in directories are shared between packages by convention.
-    let parent = path.rsplit_once('/').map(|(p, _)| p);
-    (parent == Some("/etc") && path.ends_with(".d")).then_some("an /etc drop-in directory, shared by convention")
 }
 
 /// Builds the plan for `units` and `packages` (from `resolve_packages`),
@@ -504,7 +419,7 @@ pub fn build(
     env_files.retain(|(f, _)| seen.insert(f.clone()));
     for (file, what) in env_files {
         let Ok(text) = std::fs::read_to_string(layout.host(&file)) else { continue };
-        for (var, value) in env_assignments(&text) {
+        for (var, value) in crate::envfile::env_assignments(&text) {
             assignments.push((var, value, format!("{file} ({what})")));
         }
     }
@@ -579,60 +494,10 @@ pub fn build(
     })
 }
 
-/// `KEY=value` assignments of a shell-style environment file, with `$VAR`
-/// and `${VAR}` expanded from earlier assignments and unset variables
-/// expanding to nothing, as the shell sourcing the file would.
-pub fn env_assignments(text: &str) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line).trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else { continue };
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
-        let v = v.trim();
-        let single = v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'');
-        let raw =
-            if single || (v.len() >= 2 && v.starts_with('"') && v.ends_with('"')) { &v[1..v.len() - 1] } else { v };
-        let value = if single { raw.to_string() } else { expand_vars(raw, &vars) };
-        vars.retain(|(n, _)| n != k);
-        vars.push((k.to_string(), value));
-    }
-    vars
-}
-
-fn expand_vars(s: &str, vars: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        let (name, tail) = if let Some(b) = after.strip_prefix('{') {
-            match b.find('}') {
-                Some(j) => (b[..j].split([':', '-']).next().unwrap_or(""), &b[j + 1..]),
-                None => ("", ""),
-            }
-        } else {
-            let n = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            (&after[..n], &after[n..])
-        };
-        if let Some((_, v)) = vars.iter().find(|(k, _)| k == name) {
-            out.push_str(v);
-        }
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
-}
-
 impl Plan {
-    /// The human explanation `--explain` prints: one line a path. The
-    /// masks are read from the tree's /etc (`layout`).
-    pub fn explain(&self, layout: &Layout) -> String {
+    /// The human explanation `--explain` prints: one line a path (the
+    /// container's mount rules follow it, from runtime::rootfs::explain).
+    pub fn explain(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(
@@ -659,7 +524,6 @@ impl Plan {
         for n in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
         }
-        s.push_str(&crate::runtime::rootfs::explain(&layout.host("/etc"), &self.private));
         s
     }
 
@@ -674,27 +538,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn envvars_expand_like_the_shell() {
-        let text = "# comment\nexport APACHE_RUN_DIR=/var/run/apache2$SUFFIX\nexport APACHE_PID_FILE=$APACHE_RUN_DIR/apache2.pid\n\
-            APACHE_LOG_DIR=\"/var/log/apache2${SUFFIX}\"\nLIT='/x/$HOME'\nbad line\n";
-        let a: HashMap<_, _> = env_assignments(text).into_iter().collect();
-        assert_eq!(a["APACHE_RUN_DIR"], "/var/run/apache2");
-        assert_eq!(a["APACHE_PID_FILE"], "/var/run/apache2/apache2.pid");
-        assert_eq!(a["APACHE_LOG_DIR"], "/var/log/apache2");
-        assert_eq!(a["LIT"], "/x/$HOME");
-    }
-
-    #[test]
     fn scope_and_hierarchy() {
         assert!(in_scope("/etc/apache2") && in_scope("/var/www"));
         assert!(!in_scope("/etc") && !in_scope("/etcetera/x") && !in_scope("/usr/share/x"));
-        assert!(hierarchy("/etc/logrotate.d").is_some());
-        assert!(hierarchy("/var/log").is_some());
-        assert!(hierarchy("/etc/apache2").is_none());
-        assert!(hierarchy("/etc/apache2/conf.d").is_none(), "only /etc's own drop-in dirs");
-        assert_eq!(secret("/etc/ssh/ssh_host_rsa_key"), Some("ssh host keys"));
-        assert_eq!(secret("/etc/shadow"), Some("password hashes"));
-        assert_eq!(secret("/etc/shadowy"), None);
         assert_eq!(ancestors("/etc/apache2/x").collect::<Vec<_>>(), vec!["/etc/apache2", "/etc"]);
     }
 }
