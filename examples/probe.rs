@@ -235,8 +235,9 @@ fn main() {
         ("/usr/bin", false),
         ("/etc", false),
         ("/", false),
-        ("/var/lib", false),
-        ("/var", false),
+        ("/var/lib", true),
+        ("/var/log", true),
+        ("/var", true),
         ("/tmp", true),
         ("/run", true),
         ("/var/tmp", true),
@@ -250,14 +251,21 @@ fn main() {
             format!("{r:?}"),
         );
     }
-    // /var is the sandbox's own and mounted writable: only Landlock stops this.
-    let ll = fs::create_dir("/var/lib/not-private");
+    // /root is a writable tmpfs that no Landlock rule allows: only
+    // Landlock stops this.
+    let ll = fs::create_dir("/root/not-for-writing");
     p.check(
         "landlock-in-force",
         ll.as_ref().is_err_and(|e| e.kind() == ErrorKind::PermissionDenied),
         format!("{ll:?}"),
     );
 
+    // The FHS skeleton of /var is there.
+    let missing: Vec<&str> = ["log", "lib", "cache", "spool", "tmp", "backups", "mail", "local", "opt"]
+        .into_iter()
+        .filter(|d| !std::path::Path::new("/var").join(d).is_dir())
+        .collect();
+    p.check("var-skeleton", missing.is_empty(), format!("missing {missing:?}"));
     let home = fs::read_dir("/home").map(|d| d.count()).unwrap_or(99);
     p.check("home-empty", home == 0, format!("{home} entries"));
     let mut devs: Vec<String> = fs::read_dir("/dev")
@@ -265,8 +273,8 @@ fn main() {
         .unwrap_or_default();
     devs.sort();
     let want = [
-        "console", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
-        "urandom", "zero",
+        "console", "fd", "full", "log", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+        "tty", "urandom", "zero",
     ];
     p.check("dev-minimal", devs == want, format!("{devs:?}"));
     // Every mount nosuid; nodev too but for device nodes and devpts.

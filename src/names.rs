@@ -31,10 +31,13 @@ pub struct ServiceName {
     pub prefix: String,
     /// True for a template (`foo@.service`).
     pub template: bool,
+    /// The instance of an instance unit (`15-main` of `postgresql@15-main`).
+    pub instance: Option<String>,
 }
 
 impl ServiceName {
-    /// Accepts `apache2`, `apache2.service`, `nginx@` and `nginx@.service`.
+    /// Accepts `apache2`, `apache2.service`, `nginx@`, `nginx@.service` and
+    /// instances such as `postgresql@15-main`.
     pub fn parse(arg: &str) -> Result<Self> {
         let unit = if arg.ends_with(".service") {
             arg.to_string()
@@ -48,20 +51,34 @@ impl ServiceName {
         if stem.is_empty() || !stem.chars().all(ok_char) || unit.len() > 255 {
             bail!("bad unit name '{arg}': expected a service such as apache2 or nginx@");
         }
-        let (prefix, template) = match stem.split_once('@') {
-            Some((p, "")) => (p, true),
-            Some((_, _)) => bail!(
-                "unit '{arg}' is an instance: name the service (e.g. '{}') or the template ('{}@')",
-                stem.split('@').next().unwrap_or(stem),
-                stem.split('@').next().unwrap_or(stem)
-            ),
-            None => (stem, false),
+        let (prefix, template, instance) = match stem.split_once('@') {
+            Some((p, "")) => (p, true, None),
+            Some((_, i)) if i.contains('@') => bail!("bad unit name '{arg}': one '@' at most"),
+            Some((p, i)) => (p, false, Some(i.to_string())),
+            None => (stem, false, None),
         };
         if prefix.is_empty() {
             bail!("bad unit name '{arg}': nothing before '@'");
         }
         let prefix = prefix.to_string();
-        Ok(ServiceName { unit, prefix, template })
+        Ok(ServiceName { unit, prefix, template, instance })
+    }
+
+    /// The template an instance is made from (`postgresql@.service`).
+    pub fn template_unit(&self) -> Option<String> {
+        (self.template || self.instance.is_some()).then(|| format!("{}@.service", self.prefix))
+    }
+
+    /// The unit name and instance the service runs with in sandbox
+    /// `sandbox`: a template takes the sandbox's name as its instance
+    /// (Debian's apache2@.service reads /etc/apache2-%i), an instance keeps
+    /// its own.
+    pub fn running_as(&self, sandbox: &str) -> (String, String) {
+        match (&self.instance, self.template) {
+            (Some(i), _) => (self.unit.clone(), i.clone()),
+            (None, true) => (format!("{}@{sandbox}.service", self.prefix), sandbox.to_string()),
+            (None, false) => (self.unit.clone(), String::new()),
+        }
     }
 }
 
@@ -91,7 +108,15 @@ mod tests {
         assert_eq!((s.unit.as_str(), s.prefix.as_str(), s.template), ("nginx@.service", "nginx", true));
         assert_eq!(ServiceName::parse("httpd.service").unwrap().unit, "httpd.service");
         assert!(ServiceName::parse("cron.timer").is_err());
-        assert!(ServiceName::parse("apache2@web1").is_err());
+        let s = ServiceName::parse("postgresql@15-main").unwrap();
+        assert_eq!(
+            (s.unit.as_str(), s.prefix.as_str(), s.instance.as_deref()),
+            ("postgresql@15-main.service", "postgresql", Some("15-main"))
+        );
+        assert_eq!(s.template_unit().as_deref(), Some("postgresql@.service"));
+        assert_eq!(s.running_as("pg1"), ("postgresql@15-main.service".to_string(), "15-main".to_string()));
+        assert_eq!(ServiceName::parse("apache2@").unwrap().running_as("w"), ("apache2@w.service".into(), "w".into()));
+        assert!(ServiceName::parse("a@b@c").is_err());
         assert!(ServiceName::parse("@").is_err());
         assert!(ServiceName::parse("a b").is_err());
         assert!(ServiceName::parse("../x").is_err());

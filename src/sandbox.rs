@@ -71,14 +71,23 @@ pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Pa
 }
 
 /// The host services whose reload reaches this sandbox: for each service
-/// it runs, `SVC.service` (for a template, the plain service) if it exists.
+/// it runs, `SVC.service` (for a template, the plain service) if it
+/// exists, and an instance itself (`postgresql@15-main.service`).
 pub fn reload_sources(layout: &Layout, cfg: &SandboxConfig) -> Result<Vec<String>> {
     let Payload::Services(s) = &cfg.payload else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for svc in s {
-        let host = format!("{}.service", ServiceName::parse(svc)?.prefix);
-        if unitpath::exists(layout, &host) && !out.contains(&host) {
-            out.push(host);
+        let name = ServiceName::parse(svc)?;
+        let mut cands = vec![format!("{}.service", name.prefix)];
+        if let (Some(_), Some(t)) = (&name.instance, name.template_unit()) {
+            if unitpath::exists(layout, &t) || unitpath::exists(layout, &name.unit) {
+                cands.push(name.unit.clone());
+            }
+        }
+        for host in cands {
+            if (host == name.unit || unitpath::exists(layout, &host)) && !out.contains(&host) {
+                out.push(host);
+            }
         }
     }
     Ok(out)

@@ -86,6 +86,13 @@ impl UnitFile {
         out
     }
 
+    /// Every assignment as written, empty ones included, for the settings
+    /// whose empty assignment means something of its own (an empty
+    /// CapabilityBoundingSet= is the empty set, not "unset").
+    pub fn get_raw(&self, section: &str, key: &str) -> Vec<&str> {
+        self.entries.iter().filter(|e| e.section == section && e.key == key).map(|e| e.value.as_str()).collect()
+    }
+
     /// The words of a space-separated list setting such as `StateDirectory=`.
     pub fn get_words(&self, section: &str, key: &str) -> Vec<String> {
         self.get_all(section, key).iter().flat_map(|v| v.split_whitespace().map(str::to_string)).collect()

@@ -8,13 +8,24 @@ use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// systemd's system unit search path, highest priority first.
+/// systemd's system unit search path, highest priority first
+/// (systemd.unit(5)), with the generators' directories: a unit that
+/// systemd-sysv-generator made from an /etc/init.d script starts with
+/// `systemctl start` like any other, and so is found like any other.
 pub const SEARCH_PATH: &[&str] = &[
+    "/etc/systemd/system.control",
+    "/run/systemd/system.control",
+    "/run/systemd/transient",
+    "/run/systemd/generator.early",
     "/etc/systemd/system",
+    "/etc/systemd/system.attached",
     "/run/systemd/system",
+    "/run/systemd/system.attached",
+    "/run/systemd/generator",
     "/usr/local/lib/systemd/system",
     "/usr/lib/systemd/system",
     "/lib/systemd/system",
+    "/run/systemd/generator.late",
 ];
 
 #[derive(Debug, Clone)]
@@ -28,19 +39,20 @@ pub struct ResolvedUnit {
     pub file: UnitFile,
 }
 
+/// The first file named `unit` along the search path.
+fn find(layout: &Layout, unit: &str) -> Option<PathBuf> {
+    SEARCH_PATH.iter().map(|d| Path::new(d).join(unit)).find(|c| std::fs::symlink_metadata(layout.host(c)).is_ok())
+}
+
 /// Resolves `name` the way systemd would load it: first match on the search
-/// path, then its `.d/*.conf` drop-ins (by file name, highest-priority
-/// directory winning), including the template's drop-ins for a template.
+/// path (for an instance without a file of its own, its template's), then
+/// the `.d/*.conf` drop-ins of the template and of the unit itself (by file
+/// name, highest-priority directory winning).
 pub fn resolve(layout: &Layout, name: &ServiceName) -> Result<ResolvedUnit> {
     let root = layout.root();
-    let mut fragment = None;
-    for dir in SEARCH_PATH {
-        let cand = Path::new(dir).join(&name.unit);
-        if std::fs::symlink_metadata(layout.host(&cand)).is_ok() {
-            fragment = Some(cand);
-            break;
-        }
-    }
+    let template = name.template_unit();
+    let fragment = find(layout, &name.unit)
+        .or_else(|| template.as_deref().filter(|t| *t != name.unit).and_then(|t| find(layout, t)));
     let Some(fragment) = fragment else {
         bail!(
             "unit {} not found in {} under {}: check the name, or install its package",
@@ -59,13 +71,17 @@ pub fn resolve(layout: &Layout, name: &ServiceName) -> Result<ResolvedUnit> {
     let mut file = UnitFile::parse(&text).with_context(|| format!("parsing {}", real_fragment.display()))?;
 
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for dir in SEARCH_PATH.iter().rev() {
-        let d = layout.host(Path::new(dir).join(format!("{}.d", name.unit)));
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for ent in rd.flatten() {
-            let fname = ent.file_name().to_string_lossy().into_owned();
-            if fname.ends_with(".conf") {
-                by_name.insert(fname.clone(), Path::new(dir).join(format!("{}.d", name.unit)).join(fname));
+    let mut names: Vec<&str> = template.iter().map(String::as_str).filter(|t| *t != name.unit).collect();
+    names.push(&name.unit);
+    for unit in names {
+        for dir in SEARCH_PATH.iter().rev() {
+            let d = Path::new(dir).join(format!("{unit}.d"));
+            let Ok(rd) = std::fs::read_dir(layout.host(&d)) else { continue };
+            for ent in rd.flatten() {
+                let fname = ent.file_name().to_string_lossy().into_owned();
+                if fname.ends_with(".conf") {
+                    by_name.insert(fname.clone(), d.join(fname));
+                }
             }
         }
     }

@@ -43,8 +43,44 @@ fn exec_path(p: &str) -> String {
 }
 
 /// Settings of the service's own unit the sandbox's unit takes over: how
-/// systemd restarts it is the package's decision, sandboxed or not.
-pub const INHERITED: &[&str] = &["Restart", "RestartSec", "RestartPreventExitStatus", "SuccessExitStatus"];
+/// systemd restarts it is the package's decision, sandboxed or not; and
+/// the process attributes that fork and exec pass on (limits, priorities,
+/// affinity, OOM score), which systemd sets on `run` and so on everything
+/// the container starts, as it would on the service itself.
+pub const INHERITED: &[&str] = &[
+    "Restart",
+    "RestartSec",
+    "RestartPreventExitStatus",
+    "SuccessExitStatus",
+    "LimitCPU",
+    "LimitFSIZE",
+    "LimitDATA",
+    "LimitSTACK",
+    "LimitCORE",
+    "LimitRSS",
+    "LimitNOFILE",
+    "LimitAS",
+    "LimitNPROC",
+    "LimitMEMLOCK",
+    "LimitLOCKS",
+    "LimitSIGPENDING",
+    "LimitMSGQUEUE",
+    "LimitNICE",
+    "LimitRTPRIO",
+    "LimitRTTIME",
+    "Nice",
+    "OOMScoreAdjust",
+    "CPUSchedulingPolicy",
+    "CPUSchedulingPriority",
+    "CPUSchedulingResetOnFork",
+    "CPUAffinity",
+    "NUMAPolicy",
+    "NUMAMask",
+    "IOSchedulingClass",
+    "IOSchedulingPriority",
+    "TimerSlackNSec",
+    "CoredumpFilter",
+];
 
 /// The sandbox's service unit. `reload_from` lists the host services whose
 /// reload propagates to it (only those that exist); `inherited` are

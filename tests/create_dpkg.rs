@@ -155,7 +155,7 @@ fn a_template_unit_runs_with_the_sandbox_name_as_instance() {
     let out = s.ok(&["create", "-u", "apache2@", "--explain", "w3"]);
     // Specifiers expand to the instance: the template names /etc/apache2-%i.
     assert!(
-        out.contains("skipped  /etc/apache2-w3: named by APACHE_CONFDIR in Environment= of apache2@w3.service"),
+        out.contains("skipped  /etc/apache2-w3: holds ConditionPathIsDirectory=/etc/apache2-w3 of apache2@w3.service"),
         "{out}"
     );
     assert!(out.contains("private  /etc/apache2 (dir)"), "{out}");

@@ -1,7 +1,7 @@
 //! sandbox-service-init: PID 1 of a sandbox, started by `sandbox-service
 //! run`. See sandbox-service-init(8).
 //!
-//! Usage: sandbox-service-init --name NAME [--unit FILE]... [-- COMMAND ARGS...]
+//! Usage: sandbox-service-init --name NAME [--tmpfiles FILE] [--unit FILE]... [-- COMMAND ARGS...]
 
 use anyhow::{bail, Context, Result};
 use sandbox_service::shim::service::{Service, Type};
@@ -20,11 +20,12 @@ fn main() {
 
 fn real_main() -> Result<i32> {
     let mut args = std::env::args().skip(1);
-    let (mut name, mut units, mut command) = (None, Vec::new(), Vec::new());
+    let (mut name, mut units, mut command, mut tmpfiles) = (None, Vec::new(), Vec::new(), None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next(),
             "--unit" => units.push(args.next().context("--unit needs a file")?),
+            "--tmpfiles" => tmpfiles = Some(args.next().context("--tmpfiles needs a file")?),
             "--" => command.extend(args.by_ref()),
             other => bail!("unknown argument '{other}'"),
         }
@@ -53,5 +54,8 @@ fn real_main() -> Result<i32> {
     std::env::remove_var("SANDBOX_NOTIFY_FD");
     let want_notify = services.iter().any(|s| s.kind == Type::Notify);
     let mut shim = Shim::new(host_fd, want_notify)?;
+    if let Some(conf) = tmpfiles {
+        shim.apply_tmpfiles(&conf)?;
+    }
     shim.run(services)
 }

@@ -72,6 +72,10 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
     }
     let old = Manifest::load(&src_state.join(MANIFEST))?;
+    // Its own keys: a clone never shares one with its source.
+    for k in old.plan.keys.iter().filter(|k| matches!(k.how, crate::plan::keys::How::New { .. })) {
+        crate::plan::keys::make(layout, k, &built.join(TREE), &cfg.name, cfg.container.private_users)?;
+    }
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;
     Manifest { plan: old.plan, stats, label_note: label_note.clone(), cloned_from: Some(src.name.clone()) }
         .write(&built.join(MANIFEST))?;

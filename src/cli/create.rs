@@ -158,6 +158,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let tree = built.join(TREE);
     fs::DirBuilder::new().mode(0o755).create(&tree)?;
     let stats = clone_plan(layout, &plan, &tree)?;
+    for k in &plan.keys {
+        crate::plan::keys::make(layout, k, &tree, &cfg.name, None)?;
+    }
     if let Some(base) = cfg.container.private_users {
         crate::runtime::userns::shift_tree(&tree, 0, base)?;
     }
@@ -203,11 +206,7 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
     let inputs: Vec<UnitInput> = resolved
         .iter()
         .map(|u| {
-            let (unit, instance) = if u.name.template {
-                (format!("{}@{}.service", u.name.prefix, a.name), a.name.clone())
-            } else {
-                (u.name.unit.clone(), String::new())
-            };
+            let (unit, instance) = u.name.running_as(&a.name);
             UnitInput { unit: u, spec: Specifiers { unit, instance, hostname: a.name.clone() } }
         })
         .collect();
@@ -242,7 +241,7 @@ pub fn clone_plan(layout: &Layout, plan: &Plan, tree: &Path) -> Result<Stats> {
                 fs::DirBuilder::new().mode(0o755).create(&dst).with_context(|| format!("creating {}", dst.display()))?
             }
             Kind::Dir | Kind::File | Kind::Symlink => copier.copy(&layout.host(&p.path), &dst)?,
-            Kind::Runtime => unreachable!("clones() leaves runtime paths out"),
+            Kind::Runtime | Kind::Key => unreachable!("clones() leaves runtime paths and keys out"),
         }
     }
     Ok(copier.stats)

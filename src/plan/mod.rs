@@ -17,18 +17,28 @@
 //! The plan is a value: `--explain` prints it, create clones from it and
 //! stores it in the manifest, so the three never disagree.
 
+pub mod accounts;
+mod configfiles;
 pub mod hierarchy;
+pub mod keys;
+mod ownership;
+mod packages;
+mod statoverride;
+mod sysusers;
+pub mod tmpfiles;
+mod unit;
 
 use crate::layout::Layout;
-use crate::payload::{Databases, PackageInfo, PkgFile};
+use crate::payload::{Databases, PackageInfo};
 use crate::rootpath::{self, ancestors, is_under};
 use crate::secrets::secret;
 use crate::unitfile::Specifiers;
 use crate::unitpath::ResolvedUnit;
+use accounts::{Accounts, ServiceIds};
 use anyhow::{bail, Result};
 use hierarchy::hierarchy;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Where logrotate keeps its state; every service sandbox has its own.
@@ -45,6 +55,9 @@ pub enum Kind {
     EmptyDir,
     /// Lives under /run, which is private to each sandbox at run time.
     Runtime,
+    /// The sandbox's own key or certificate, made at create in place of
+    /// the host's (keys.rs); never copied.
+    Key,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -71,6 +84,14 @@ pub struct Plan {
     pub skipped: Vec<Note>,
     /// The package files that are in the private tree, with their digests.
     pub files: Vec<PayloadFile>,
+    /// The packages' tmpfiles.d lines for /run, /var and /tmp, applied
+    /// inside at each start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfiles: Vec<tmpfiles::Line>,
+    /// The service's key links into the host's secrets, and what the
+    /// sandbox gets instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<keys::KeyPlan>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,7 +139,16 @@ pub fn resolve_packages(
         spellings.extend(rootpath::usr_aliases(&u.unit.fragment.to_string_lossy()));
         spellings.sort();
         spellings.dedup();
-        let owners = dbs.owners(&spellings)?;
+        let mut owners = dbs.owners(&spellings)?;
+        let mut owned_what = u.unit.real_fragment.display().to_string();
+        // A generated unit belongs to no package; what it was made from does
+        // (systemd-sysv-generator's units name their /etc/init.d script).
+        if owners.is_empty() {
+            if let Some(src) = u.unit.file.get("Unit", "SourcePath") {
+                owners = dbs.owners(&rootpath::usr_aliases(src))?;
+                owned_what = format!("{src}, which {} was generated from", u.unit.fragment.display());
+            }
+        }
         if owners.is_empty() {
             if extra.is_empty() && !unpackaged_ok {
                 bail!(
@@ -134,7 +164,7 @@ pub fn resolve_packages(
             let owner_name = owner.name.clone();
             for p in dbs.with_siblings(&owner)? {
                 let why = if p.name == owner_name {
-                    format!("owns {}", u.unit.real_fragment.display())
+                    format!("owns {owned_what}")
                 } else {
                     format!("built from source package {} like {owner_name}", p.source)
                 };
@@ -154,28 +184,30 @@ pub fn resolve_packages(
     Ok(out)
 }
 
-fn in_scope(path: &str) -> bool {
+pub(crate) fn in_scope(path: &str) -> bool {
     (is_under(path, "/etc") || is_under(path, "/var")) && path != "/etc" && path != "/var"
 }
 
-fn is_runtime(path: &str) -> bool {
+pub(crate) fn is_runtime(path: &str) -> bool {
     is_under(path, "/run")
 }
 
-struct Builder<'a> {
-    layout: &'a Layout,
-    private: BTreeMap<String, PrivatePath>,
+pub(crate) struct Builder<'a> {
+    pub(crate) layout: &'a Layout,
+    pub(crate) private: BTreeMap<String, PrivatePath>,
     skipped: BTreeMap<String, String>,
-    shared_reason: BTreeMap<String, String>,
+    pub(crate) shared_reason: BTreeMap<String, String>,
+    /// Paths an instance unit names through %i or %I, with where.
+    pub(crate) instance_paths: Vec<(String, String)>,
 }
 
 impl Builder<'_> {
-    fn covered(&self, path: &str) -> bool {
+    pub(crate) fn covered(&self, path: &str) -> bool {
         ancestors(path)
             .any(|a| self.private.get(a).is_some_and(|p| matches!(p.kind, Kind::Dir | Kind::EmptyDir | Kind::Runtime)))
     }
 
-    fn add(&mut self, path: &str, kind: Kind, why: String) {
+    pub(crate) fn add(&mut self, path: &str, kind: Kind, why: String) {
         let e = self.private.entry(path.to_string()).or_insert(PrivatePath {
             path: path.to_string(),
             kind,
@@ -186,22 +218,50 @@ impl Builder<'_> {
         }
     }
 
-    fn skip(&mut self, path: &str, why: String) {
+    pub(crate) fn skip(&mut self, path: &str, why: String) {
         self.skipped.entry(path.to_string()).or_insert(why);
     }
 
     /// Resolves symlinked parents (/var/run -> /run) inside the tree.
-    fn canonical(&self, path: &str) -> Result<String> {
+    pub(crate) fn canonical(&self, path: &str) -> Result<String> {
         Ok(rootpath::resolve(self.layout.root(), Path::new(path), false)?.to_string_lossy().into_owned())
     }
 
-    fn lstat(&self, path: &str) -> Option<std::fs::Metadata> {
+    pub(crate) fn lstat(&self, path: &str) -> Option<std::fs::Metadata> {
         std::fs::symlink_metadata(self.layout.host(path)).ok()
+    }
+
+    /// A directory many packages or services share: never private whole.
+    pub(crate) fn is_shared(&self, path: &str) -> bool {
+        self.shared_reason.contains_key(path) || hierarchy(path).is_some()
+    }
+
+    /// Weak evidence (what a service user owns, a home, a path a config
+    /// file names): private as `add_named` would make it, unless strong
+    /// evidence names something beneath it, which then is all that is
+    /// private (PostgreSQL's unit names /var/lib/postgresql/15/main: the
+    /// other clusters in /var/lib/postgresql, which its user owns too, stay
+    /// out). Never created when absent.
+    pub(crate) fn add_weak(&mut self, path: &str, why: String) -> Result<()> {
+        let path = self.canonical(path.trim_end_matches('/'))?;
+        if !in_scope(&path) || self.covered(&path) || self.private.contains_key(&path) {
+            if self.private.contains_key(&path) {
+                let kind = self.private[&path].kind;
+                self.add(&path, kind, why);
+            }
+            return Ok(());
+        }
+        if let Some(inner) = self.private.keys().find(|p| crate::rootpath::is_under(p, &path) && **p != path) {
+            let inner = inner.clone();
+            self.skip(&path, format!("{why}, but only {inner} beneath it is named by the unit or the packages"));
+            return Ok(());
+        }
+        self.add_named(&path, why, false)
     }
 
     /// A path the unit or an environment file names: private as it is on
     /// the host, created empty when `create_dir` and absent.
-    fn add_named(&mut self, path: &str, why: String, create_dir: bool) -> Result<()> {
+    pub(crate) fn add_named(&mut self, path: &str, why: String, create_dir: bool) -> Result<()> {
         let path = self.canonical(path.trim_end_matches('/'))?;
         // Already private for another reason (maybe created empty): one more reason.
         if let Some(kind) = self.private.get(&path).map(|p| p.kind) {
@@ -245,192 +305,111 @@ pub fn build(
     packages: &[(PackageInfo, String)],
     extra: &[String],
 ) -> Result<Plan> {
-    let mut b = Builder { layout, private: BTreeMap::new(), skipped: BTreeMap::new(), shared_reason: BTreeMap::new() };
-
-    // 1. The packages' entries under /etc and /var.
-    let mut entries: BTreeMap<String, (String, PkgFile)> = BTreeMap::new();
-    for (p, _) in packages {
-        let dbs = dbs.expect("packages come from a database");
-        for f in dbs.files(p)? {
-            let path = b.canonical(&f.path)?;
-            if in_scope(&path) || is_runtime(&path) {
-                entries.entry(path).or_insert((p.name.clone(), f));
-            }
-        }
-    }
-
-    // 2. Which of the directories involved are shared, and why.
-    let set_names: BTreeSet<(String, &str)> = packages.iter().map(|(p, _)| (p.name.clone(), p.db)).collect();
-    let set_provides: BTreeSet<&str> =
-        packages.iter().flat_map(|(p, _)| p.provides.iter().map(String::as_str)).collect();
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    for path in entries.keys() {
-        dirs.extend(ancestors(path).filter(|a| in_scope(a)).map(str::to_string));
-        if b.lstat(path).is_some_and(|m| m.is_dir()) {
-            dirs.insert(path.clone());
-        }
-    }
-    // Hierarchy directories are shared whatever the databases say: do not ask.
-    let asked: BTreeSet<String> = dirs.iter().filter(|d| hierarchy(d).is_none()).cloned().collect();
-    let owners = match dbs {
-        Some(dbs) => dbs.file_owners_in(&asked)?,
-        None => BTreeMap::new(),
+    let mut b = Builder {
+        layout,
+        private: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        shared_reason: BTreeMap::new(),
+        instance_paths: Vec::new(),
     };
-    let mut addon_cache: HashMap<(String, &str), bool> = HashMap::new();
-    for d in &dirs {
-        if let Some(why) = hierarchy(d) {
-            b.shared_reason.insert(d.clone(), why.to_string());
-            continue;
-        }
-        let mut unrelated = Vec::new();
-        for (o, db) in owners.get(d).into_iter().flatten() {
-            if set_names.contains(&(o.clone(), *db)) {
-                continue;
-            }
-            // A package that depends on the service (an apache2 module) is
-            // part of its configuration, not a reason to share.
-            let addon = match addon_cache.get(&(o.clone(), *db)) {
-                Some(&a) => a,
-                None => {
-                    let a = dbs
-                        .expect("owners come from a database")
-                        .info_in(db, o)?
-                        .is_some_and(|i| i.depends.iter().any(|dep| set_provides.contains(dep.as_str())));
-                    addon_cache.insert((o.clone(), *db), a);
-                    a
-                }
-            };
-            if !addon {
-                unrelated.push(o.clone());
-            }
-        }
-        if !unrelated.is_empty() {
-            b.shared_reason.insert(d.clone(), format!("also holds files of {}", unrelated.join(", ")));
-        }
-    }
 
-    // 3. The packages' own directories whole; their entries in shared ones.
-    for (path, (pkg, f)) in &entries {
-        if b.covered(path) {
-            continue;
-        }
-        if let Some(s) = secret(path) {
-            b.skip(path, format!("owned by {pkg}, but it holds {s}: never cloned"));
-            continue;
-        }
-        if is_runtime(path) {
-            b.add(path, Kind::Runtime, format!("owned by {pkg}; /run is private to each sandbox at run time"));
-            continue;
-        }
-        let Some(m) = b.lstat(path) else {
-            let why = if f.ghost { "declared %ghost by" } else { "listed by" };
-            b.skip(path, format!("{why} {pkg}, but absent on the host"));
-            continue;
-        };
-        if m.is_dir() {
-            if !b.shared_reason.contains_key(path) {
-                b.add(path, Kind::Dir, format!("directory of {pkg}"));
-            }
-            continue;
-        }
-        let parent = path.rsplit_once('/').map_or("/", |(p, _)| p);
-        let in_shared = match b.shared_reason.get(parent) {
-            Some(r) => format!("{pkg}'s entry in shared {parent} ({r})"),
-            None => format!("file of {pkg}"),
-        };
-        let conf = if f.config { " [config]" } else { "" };
-        let kind = if m.file_type().is_symlink() {
-            Kind::Symlink
-        } else if m.is_file() {
-            Kind::File
-        } else {
-            b.skip(path, format!("{in_shared}, but it is a socket, fifo or device"));
-            continue;
-        };
-        b.add(path, kind, format!("{in_shared}{conf}"));
-    }
+    // 1-3. The packages' own files and directories.
+    let payload = packages::read(&mut b, dbs, packages)?;
+    let entries = &payload.entries;
 
-    // 4. What each unit declares, and what its environment files name.
-    let mut env_files: Vec<(String, String)> = Vec::new();
-    // (variable, value, where it was set) of every environment assignment.
-    let mut assignments: Vec<(String, String, String)> = Vec::new();
-    for u in units {
-        let f = &u.unit.file;
-        let name = &u.spec.unit;
-        for (key, base) in [
-            ("StateDirectory", "/var/lib"),
-            ("LogsDirectory", "/var/log"),
-            ("CacheDirectory", "/var/cache"),
-            ("ConfigurationDirectory", "/etc"),
-            ("RuntimeDirectory", "/run"),
-        ] {
-            for w in f.get_words("Service", key) {
-                let w = u.spec.expand(&w)?;
-                let rel = w.split(':').next().unwrap_or(&w).trim_matches('/');
-                if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
-                    b.skip(&format!("{base}/{rel}"), format!("{key}={w} of {name} is not a plain relative path"));
-                    continue;
-                }
-                b.add_named(&format!("{base}/{rel}"), format!("{key}= of {name}"), true)?;
-            }
-        }
-        for env in f.get_all("Service", "Environment") {
-            for word in shell_words::split(&u.spec.expand(env)?).unwrap_or_default() {
-                if let Some((k, v)) = word.split_once('=') {
-                    assignments.push((k.to_string(), v.to_string(), format!("Environment= of {name}")));
-                }
-            }
-        }
-        if let Some(pid) = f.get("Service", "PIDFile") {
-            let pid = u.spec.expand(pid)?;
-            let dir = Path::new(&pid).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-            let canon = b.canonical(&dir)?;
-            let own_dir = if is_runtime(&canon) {
-                canon != "/run"
-            } else {
-                in_scope(&canon) && !b.shared_reason.contains_key(&canon)
-            };
-            if own_dir {
-                b.add_named(&dir, format!("holds PIDFile= of {name}"), true)?;
-            } else {
-                b.add_named(&pid, format!("PIDFile= of {name}"), false)?;
-            }
-        }
-        for ef in f.get_all("Service", "EnvironmentFile") {
-            let optional = ef.starts_with('-');
-            let p = u.spec.expand(ef.trim_start_matches('-'))?;
-            let canon = b.canonical(&p)?;
-            if b.lstat(&canon).is_none() && optional {
-                b.skip(&canon, format!("EnvironmentFile=- of {name}: optional and absent on the host"));
-                continue;
-            }
-            b.add_named(&p, format!("EnvironmentFile= of {name}"), false)?;
-            env_files.push((canon, format!("EnvironmentFile= of {name}")));
-        }
-    }
-    for (path, (pkg, f)) in &entries {
-        let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
-        if f.config && (path.ends_with("/envvars") || parent == "/etc/default" || parent == "/etc/sysconfig") {
-            env_files.push((path.clone(), format!("environment file of {pkg}")));
-        }
-    }
-    // A file named by EnvironmentFile= and shipped as a conffile is read once.
-    let mut seen = BTreeSet::new();
-    env_files.retain(|(f, _)| seen.insert(f.clone()));
-    for (file, what) in env_files {
+    // 4. What the units declare, and whom they run as.
+    let acc = Accounts::read(layout);
+    let mut ids = ServiceIds::default();
+    unit::read(&mut b, units, entries, &mut ids, &acc)?;
+
+    // 5. tmpfiles.d: made at each start inside; what they name under /var
+    // is private, under /run runtime; the users they name are the service's.
+    let mut tmpfiles_lines = Vec::new();
+    for (name, pkg) in &payload.tmpfiles {
+        let Some(file) = tmpfiles::effective(layout, name) else {
+            b.skip(&format!("/etc/tmpfiles.d/{name}"), format!("tmpfiles.d file of {pkg}, masked on the host"));
+            continue;
+        };
         let Ok(text) = std::fs::read_to_string(layout.host(&file)) else { continue };
-        for (var, value) in crate::envfile::env_assignments(&text) {
-            assignments.push((var, value, format!("{file} ({what})")));
-        }
-    }
-    for (var, value, place) in assignments {
-        for word in value.split_whitespace().filter(|w| w.starts_with('/')) {
-            let canon = b.canonical(word.trim_end_matches('/'))?;
-            if !(in_scope(&canon) || is_runtime(&canon)) || b.covered(&canon) {
+        for line in text.lines() {
+            let Some(e) = tmpfiles::parse(line) else { continue };
+            let why = format!("{file} of {pkg}");
+            if !tmpfiles::applies(&e) {
+                b.skip(
+                    &e.path,
+                    format!("named by {why}, but a sandbox has only its own /run, /var and /tmp to make it in"),
+                );
                 continue;
             }
-            b.add_named(word, format!("named by {var} in {place}"), false)?;
+            tmpfiles_lines.push(tmpfiles::Line { line: line.trim().to_string(), file: file.clone() });
+            if let Some(u) = &e.user {
+                ids.add_user(&acc, u, &why);
+            }
+            if let Some(g) = &e.group {
+                ids.add_group(&acc, g, &why);
+            }
+            if crate::rootpath::is_under(&e.path, "/tmp") {
+                continue;
+            }
+            b.add_named(&e.path, format!("made by {why} at each start"), tmpfiles::makes_dir(&e))?;
         }
+    }
+
+    // 6. sysusers.d and dpkg's statoverrides: more of the service's users.
+    let mut homes = Vec::new();
+    for (path, pkg) in &payload.sysusers {
+        let Ok(text) = std::fs::read_to_string(layout.host(path)) else { continue };
+        for e in sysusers::parse(&text) {
+            let why = format!("{path} of {pkg}");
+            match e {
+                sysusers::Entry::User { name, home } => {
+                    ids.add_user(&acc, &name, &why);
+                    homes.extend(home.map(|h| (h, format!("home of user {name} ({why})"))));
+                }
+                sysusers::Entry::Group { name } => ids.add_group(&acc, &name, &why),
+            }
+        }
+    }
+    for o in statoverride::read(layout) {
+        if let Some((pkg, _)) = entries.get(&o.path) {
+            let why = format!("dpkg-statoverride of {}, a path of {pkg}", o.path);
+            ids.add_user(&acc, &o.user, &why);
+            ids.add_group(&acc, &o.group, &why);
+        }
+    }
+    for (path, (pkg, f)) in entries {
+        let why = format!("owner of {path} in {pkg}");
+        if let Some(u) = &f.user {
+            ids.add_user(&acc, u, &why);
+        }
+        if let Some(g) = &f.group {
+            ids.add_group(&acc, g, &why);
+        }
+    }
+
+    // 7. Weak evidence, narrowed by the strong: what the service's users
+    // own in the hierarchy directories, their homes, the /var paths the
+    // packages' configuration names.
+    let mut weak: Vec<(String, String)> = ownership::owned(layout, &ids);
+    for u in acc.users.iter().filter(|u| ids.uids.contains_key(&u.uid)) {
+        homes.push((u.home.clone(), format!("home of {}", ids.uids[&u.uid])));
+    }
+    weak.extend(homes);
+    for (path, (pkg, f)) in entries {
+        if !f.config {
+            continue;
+        }
+        let host = layout.host(path);
+        if !std::fs::symlink_metadata(&host).is_ok_and(|m| m.is_file() && m.len() <= configfiles::MAX_SIZE) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&host) else { continue };
+        for named in configfiles::var_paths(&text) {
+            weak.push((named, format!("named in {path}, a configuration file of {pkg}")));
+        }
+    }
+    for (path, why) in weak {
+        b.add_weak(&path, why)?;
     }
 
     for p in extra {
@@ -448,6 +427,33 @@ pub fn build(
             Kind::EmptyDir,
             "logrotate's state for this sandbox's own logs (the logrotate hook)".into(),
         );
+    }
+
+    // An instance's own paths: a directory that holds them holds the other
+    // instances' too, and is private only down to them.
+    let wide: Vec<(String, String)> = b
+        .private
+        .keys()
+        .filter_map(|d| {
+            b.instance_paths
+                .iter()
+                .find(|(p, _)| p != d && crate::rootpath::is_under(p, d))
+                .map(|(p, _)| (d.clone(), p.clone()))
+        })
+        .collect();
+    for (d, inner) in wide {
+        if let Some(pp) = b.private.remove(&d) {
+            b.skip(
+                &d,
+                format!(
+                    "{}, but the instance's own {inner} is beneath it: only that is private",
+                    pp.reasons.join("; ")
+                ),
+            );
+        }
+    }
+    for (p, why) in b.instance_paths.clone() {
+        b.add_named(&p, why, false)?;
     }
 
     // Drop entries a private directory already covers.
@@ -476,7 +482,22 @@ pub fn build(
             }
         }
     }
+    // The service's keys among the host's secrets: where the sandbox's own
+    // go outside its private directories, they are private paths of their own.
+    let found = keys::find(layout, &b.private.values().cloned().collect::<Vec<_>>());
+    for k in &found {
+        let why = k.explain();
+        for at in std::iter::once(&k.path).chain(k.certs.iter().map(|(l, _)| l)) {
+            if !b.covered(at) {
+                b.private
+                    .insert(at.clone(), PrivatePath { path: at.clone(), kind: Kind::Key, reasons: vec![why.clone()] });
+            }
+        }
+    }
+    let private: Vec<PrivatePath> = b.private.into_values().collect();
     Ok(Plan {
+        keys: found,
+        tmpfiles: tmpfiles_lines,
         units: units.iter().map(|u| u.unit.name.unit.clone()).collect(),
         packages: packages
             .iter()
@@ -487,7 +508,7 @@ pub fn build(
                 why: why.clone(),
             })
             .collect(),
-        private: b.private.into_values().collect(),
+        private,
         shared: shared.into_iter().map(|(path, why)| Note { path, why }).collect(),
         skipped: b.skipped.into_iter().map(|(path, why)| Note { path, why }).collect(),
         files,
@@ -515,6 +536,7 @@ impl Plan {
                 Kind::EmptyDir => ("private", "dir, created empty"),
                 Kind::File => ("private", "file"),
                 Kind::Symlink => ("private", "symlink"),
+                Kind::Key => ("private", "made at create"),
             };
             let _ = writeln!(s, "{tag:8} {} ({kind}): {}", p.path, p.reasons.join("; "));
         }
@@ -524,12 +546,19 @@ impl Plan {
         for n in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
         }
+        for k in &self.keys {
+            let tag = if matches!(k.how, keys::How::New { .. }) { "new-key" } else { "copied" };
+            let _ = writeln!(s, "{tag:8} {}", k.explain());
+        }
+        for l in &self.tmpfiles {
+            let _ = writeln!(s, "tmpfiles {} ({}, applied inside at each start)", l.line, l.file);
+        }
         s
     }
 
     /// Paths to clone, in order (parents before children).
     pub fn clones(&self) -> impl Iterator<Item = &PrivatePath> {
-        self.private.iter().filter(|p| p.kind != Kind::Runtime)
+        self.private.iter().filter(|p| !matches!(p.kind, Kind::Runtime | Kind::Key))
     }
 }
 

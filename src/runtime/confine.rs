@@ -26,8 +26,10 @@ pub struct Confinement {
 
 impl Confinement {
     pub fn load(cfg: &SandboxConfig, state: &Path, manifest: &Manifest) -> Result<Self> {
+        // /var is the sandbox's own: its service may write anywhere in it,
+        // as it does in the host's. /home and /root are left out.
         let mut writable: Vec<String> =
-            ["/tmp", "/run", "/var/tmp", "/dev", "/proc"].iter().map(|s| s.to_string()).collect();
+            ["/tmp", "/run", "/var", "/dev", "/proc"].iter().map(|s| s.to_string()).collect();
         for p in &manifest.plan.private {
             if p.kind != Kind::Runtime && p.kind != Kind::Symlink {
                 writable.push(p.path.clone());

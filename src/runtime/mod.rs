@@ -41,6 +41,8 @@ use std::path::{Path, PathBuf};
 /// The shim's binary name; it is looked up beside this one, then in
 /// ../libexec/sandbox-service/.
 pub const SHIM: &str = "sandbox-service-init";
+/// The tmpfiles.d lines the shim applies, in its run directory.
+const TMPFILES: &str = "tmpfiles.conf";
 /// The fd the shim gets for readiness messages.
 pub const NOTIFY_FD: RawFd = 3;
 /// Signals forwarded to the shim, which decides what each means.
@@ -106,7 +108,7 @@ fn unit_text(layout: &Layout, cfg: &SandboxConfig, service: &str) -> Result<(Str
         text.push('\n');
         text.push_str(&std::fs::read_to_string(d).with_context(|| format!("reading {}", d.display()))?);
     }
-    let unit = if name.template { format!("{}@{}.service", name.prefix, cfg.name) } else { name.unit.clone() };
+    let (unit, _) = name.running_as(&cfg.name);
     Ok((unit, text))
 }
 
@@ -181,6 +183,15 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             }
         }
     }
+    if !manifest.plan.tmpfiles.is_empty() {
+        let mut conf = String::from("# The tmpfiles.d lines of the sandbox's packages (sandbox-service).\n");
+        for l in &manifest.plan.tmpfiles {
+            conf.push_str(&format!("# {}\n{}\n", l.file, l.line));
+        }
+        run_files.push((TMPFILES.to_string(), conf.into_bytes()));
+        argv.push(cstr("--tmpfiles")?);
+        argv.push(cstr(format!("{}/{TMPFILES}", rootfs::RUN_DIR))?);
+    }
     let mut env = vec![
         cstr(format!("PATH={PATH}"))?,
         cstr("container=sandbox-service")?,
@@ -193,7 +204,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     }
 
     let base = cfg.container.private_users;
-    rootfs::prepare_var(&tree.join("var"), base)?;
+    rootfs::prepare_var(&tree.join("var"), Path::new("/var"), base)?;
     let mut etc_binds = Vec::new();
     for p in manifest.plan.private.iter().filter(|p| p.path.starts_with("/etc/")) {
         // Links inside a private directory come with it; alone, a bind
@@ -205,7 +216,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         if !src.exists() {
             bail!("{}: missing from the sandbox's state ({}); recreate the sandbox", p.path, src.display());
         }
-        etc_binds.push((rootfs::open_source(&src)?, p.path.clone()));
+        etc_binds.push((rootfs::open_source(&src)?, p.path.clone(), src.is_dir()));
     }
     let build_dir = Path::new("/run/sandbox-service").join(name);
     Ok(Launch {

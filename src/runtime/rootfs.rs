@@ -47,7 +47,8 @@ pub struct RootSpec {
     /// The sandbox's /var: `tree/var` of its state directory.
     pub var: OwnedFd,
     /// Private /etc paths: (source in the state tree, path inside).
-    pub etc_binds: Vec<(OwnedFd, String)>,
+    /// Private /etc paths: (source, path inside, a directory).
+    pub etc_binds: Vec<(OwnedFd, String, bool)>,
     /// /etc entries to mask (see `etc_masks`), computed with the host's view.
     pub etc_masks: Vec<String>,
     pub hostname: String,
@@ -66,28 +67,46 @@ pub fn open_source(p: &Path) -> Result<OwnedFd> {
     mountapi::open_tree(p)
 }
 
-/// The sandbox's /var keeps the standard layout (`/var/run` -> /run, ...);
-/// made in the parent, owned by the sandbox's root (`owner`).
-pub fn prepare_var(var: &Path, owner: Option<u32>) -> Result<()> {
-    let own = |p: &Path| -> Result<()> {
-        if let Some(o) = owner {
-            std::os::unix::fs::lchown(p, Some(o), Some(o)).with_context(|| format!("chown {}", p.display()))?;
-        }
-        Ok(())
+/// The directories of /var a service may expect (FHS 3.0 and Debian's
+/// base-files): a sandbox's /var has each, as the host has it.
+pub const VAR_SKELETON: &[&str] = &["log", "lib", "cache", "spool", "tmp", "backups", "mail", "local", "opt"];
+
+/// The sandbox's /var keeps the standard layout (`/var/run` -> /run, the
+/// `VAR_SKELETON` directories with the owner, group and mode of the
+/// host's `host_var`); made in the parent at every start, for what is
+/// missing. `shift` is the base of the sandbox's ids in a user namespace.
+pub fn prepare_var(var: &Path, host_var: &Path, shift: Option<u32>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let own = |p: &Path, uid: u32, gid: u32| -> Result<()> {
+        let (u, g) = match shift {
+            Some(b) if uid < super::userns::RANGE && gid < super::userns::RANGE => (b + uid, b + gid),
+            Some(b) => (b, b),
+            None => (uid, gid),
+        };
+        std::os::unix::fs::lchown(p, Some(u), Some(g)).with_context(|| format!("chown {}", p.display()))
     };
     if !var.exists() {
         mkdir(var, 0o755)?;
-        own(var)?;
+        own(var, 0, 0)?;
     }
     for (name, to) in [("run", "/run"), ("lock", "/run/lock")] {
         if var.join(name).symlink_metadata().is_err() {
             symlink(to, var.join(name)).with_context(|| format!("linking /var/{name}"))?;
-            own(&var.join(name))?;
+            own(&var.join(name), 0, 0)?;
         }
     }
-    if !var.join("tmp").exists() {
-        mkdir(&var.join("tmp"), 0o1777)?;
-        own(&var.join("tmp"))?;
+    for name in VAR_SKELETON {
+        let p = var.join(name);
+        if p.symlink_metadata().is_ok() {
+            continue;
+        }
+        let (mode, uid, gid) = match fs::metadata(host_var.join(name)) {
+            Ok(m) if m.is_dir() => (m.mode() & 0o7777, m.uid(), m.gid()),
+            _ if *name == "tmp" => (0o1777, 0, 0),
+            _ => (0o755, 0, 0),
+        };
+        mkdir(&p, mode)?;
+        own(&p, uid, gid)?;
     }
     Ok(())
 }
@@ -150,6 +169,29 @@ fn touch(p: &Path) -> Result<()> {
 
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 const NOSUID_NODEV_NOEXEC: MsFlags = NOSUID_NODEV.union(MsFlags::MS_NOEXEC);
+
+/// `mask`, but a masked directory keeps empty places (files, or
+/// directories where `.1` says so) at the relative paths `keep`, for the
+/// sandbox's own entries to be mounted on.
+fn mask_keeping(root: &Path, p: &Path, keep: &[(&str, bool)]) -> Result<()> {
+    if keep.is_empty() || !fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) {
+        return mask(root, p);
+    }
+    let inodes = 1 + keep.iter().map(|(r, _)| r.matches('/').count()).sum::<usize>();
+    fs_mount("tmpfs", p, NOSUID_NODEV_NOEXEC, &format!("size=4k,nr_inodes={inodes},mode=0555"))?;
+    for (rel, dir) in keep {
+        let at = p.join(rel.trim_start_matches('/'));
+        if let Some(parent) = at.parent() {
+            mkdir(parent, 0o555)?;
+        }
+        if *dir {
+            mkdir(&at, 0o555)?;
+        } else {
+            touch(&at)?;
+        }
+    }
+    ro(p, NOSUID | NODEV | NOEXEC, false)
+}
 
 /// Covers `p` (a path inside the new root) so it reads empty: /dev/null
 /// over a file, an empty read-only tmpfs over a directory.
@@ -246,6 +288,14 @@ fn walk_masks(mut dir: nix::dir::Dir, abs: &mut String, skip: &[String], out: &m
     }
 }
 
+/// The host's syslog socket (/dev/log, a link to journald's on systemd
+/// hosts), if it has one.
+pub fn host_syslog_socket() -> Option<PathBuf> {
+    let p = fs::canonicalize("/dev/log").ok()?;
+    fs::metadata(&p).ok().filter(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))?;
+    Some(p)
+}
+
 /// Builds the root and pivots into it. Runs in the container's first
 /// process, in its own mount namespace, before any confinement.
 pub fn enter(spec: &RootSpec) -> Result<()> {
@@ -294,6 +344,13 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         "newinstance,ptmxmode=0666,mode=0620,gid=5",
     )?;
     symlink("pts/ptmx", dev.join("ptmx"))?;
+    // syslog(3) reaches the host's journal, which files each message under
+    // the sandbox's unit by the sender's credentials, as its stdout is.
+    if let Some(log) = host_syslog_socket() {
+        touch(&dev.join("log"))?;
+        bind(&log, &dev.join("log"), false)?;
+        mountapi::set(&dev.join("log"), NOSUID | NODEV | NOEXEC, false)?;
+    }
     mkdir(&dev.join("shm"), 0o1777)?;
     fs_mount("tmpfs", &dev.join("shm"), NOSUID_NODEV_NOEXEC, &spec.tmpfs.options("/dev/shm", 0o1777))?;
     mkdir(&dev.join("mqueue"), 0o755)?;
@@ -400,7 +457,17 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
     mkdir(&etc, 0o755)?;
     bind(Path::new("/etc"), &etc, true)?;
     ro(&etc, NOSUID | NODEV, true)?;
-    for (src, path) in &spec.etc_binds {
+    // Masks first: a masked directory keeps a place for the sandbox's own
+    // entries beneath it (its new key in /etc/ssl/private).
+    for p in &spec.etc_masks {
+        let beneath: Vec<(&str, bool)> = spec
+            .etc_binds
+            .iter()
+            .filter_map(|(_, b, dir)| b.strip_prefix(p.as_str()).filter(|r| r.starts_with('/')).map(|r| (r, *dir)))
+            .collect();
+        mask_keeping(root, &inside(root, p), &beneath)?;
+    }
+    for (src, path, _) in &spec.etc_binds {
         let dst = inside(root, path);
         if dst.symlink_metadata().is_err() {
             // /etc is the host's and read-only: no place to mount it.
@@ -417,9 +484,6 @@ fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
             bind(&inside(root, RUN_DIR).join(file), &dst, false)?;
             ro(&dst, NOSUID | NODEV, false)?;
         }
-    }
-    for p in &spec.etc_masks {
-        mask(root, &inside(root, p))?;
     }
     Ok(())
 }
@@ -441,17 +505,28 @@ pub fn explain(host_etc: &Path, private: &[PrivatePath]) -> String {
     for (p, why) in etc_masks(host_etc, private) {
         line("masked", &p, &why);
     }
-    line("own", "/var", "the sandbox's state directory: nothing of the host's /var");
+    line(
+        "own",
+        "/var",
+        &format!(
+            "the sandbox's state directory: nothing of the host's /var; {} as the host has them",
+            VAR_SKELETON.join(" ")
+        ),
+    );
     line("own", "/etc/hostname /etc/hosts", "the sandbox's name");
     line("fresh", "/tmp /run /home /root /dev/shm", "empty tmpfs, nosuid and nodev");
-    line("fresh", "/dev", "null zero full random urandom tty, console (= /dev/null), pts (new instance), shm, mqueue");
+    line(
+        "fresh",
+        "/dev",
+        "null zero full random urandom tty, console (= /dev/null), pts (new instance), shm, mqueue; log = the host journal's syslog socket",
+    );
     line(
         "fresh",
         "/proc",
         &format!("new instance; masked {}; read-only {}", PROC_MASKED.join(" "), PROC_READONLY.join(" ")),
     );
     line("fresh", "/sys", &format!("read-only; masked {}", SYS_MASKED.join(" ")));
-    line("writable", "(Landlock)", "only the private paths, /tmp, /run, /var/tmp, /dev and /proc");
+    line("writable", "(Landlock)", "only the private paths, /tmp, /run, /var (its own), /dev and /proc");
     s
 }
 

@@ -208,7 +208,29 @@ impl Shim {
     }
 
     /// Starts a service through its ExecStartPre/ExecStart/ExecStartPost.
-    fn start(&mut self, svc: Service) -> Result<Running> {
+    fn start(&mut self, mut svc: Service) -> Result<Running> {
+        if svc.dynamic {
+            svc.dynamic_uid = Some(service::dynamic_uid(&svc.unit, |u| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u)).ok().flatten().is_some()
+            })?);
+        }
+        // Only what the sandbox holds can be passed on.
+        let lacking: Vec<String> = svc
+            .ambient
+            .iter()
+            .filter(|c| !caps::has_cap(None, caps::CapSet::Bounding, **c).unwrap_or(false))
+            .map(|c| c.to_string())
+            .collect();
+        if !lacking.is_empty() {
+            eprintln!(
+                "sandbox-service-init: {}: AmbientCapabilities= {} not given: the sandbox does not hold {} \
+                 (capabilities-add= in its .sandbox file adds them)",
+                svc.unit,
+                lacking.join(" "),
+                if lacking.len() == 1 { "it" } else { "them" }
+            );
+            svc.ambient.retain(|c| caps::has_cap(None, caps::CapSet::Bounding, *c).unwrap_or(false));
+        }
         let id = spawn::identity(&svc)?;
         make_directories(&svc, &id)?;
         let extra = if svc.kind == Type::Notify {
@@ -334,7 +356,7 @@ impl Shim {
         for r in services.iter_mut() {
             if r.svc.reload.is_empty() {
                 if let Some(p) = r.main {
-                    let _ = kill(p, Signal::SIGHUP);
+                    let _ = kill(p, r.svc.reload_signal.unwrap_or(Signal::SIGHUP));
                 }
                 continue;
             }
@@ -355,6 +377,38 @@ impl Shim {
             self.tell_host(&format!("{}{e}", crate::runtime::supervise::RELOAD_FAILED));
         }
         self.tell_host("READY=1");
+    }
+
+    /// What systemd-tmpfiles does at boot for the service's packages, done
+    /// at each start (the sandbox's /run is fresh): the host's own
+    /// systemd-tmpfiles on the lines the plan kept. A line it cannot apply
+    /// is reported, and the service starts anyway, as after a boot.
+    pub fn apply_tmpfiles(&mut self, conf: &str) -> Result<()> {
+        let Some(tool) =
+            ["/usr/bin/systemd-tmpfiles", "/bin/systemd-tmpfiles"].iter().find(|p| std::path::Path::new(p).is_file())
+        else {
+            eprintln!("sandbox-service-init: systemd-tmpfiles is not installed: the packages' tmpfiles.d lines ({conf}) are not applied");
+            return Ok(());
+        };
+        let child = std::process::Command::new(tool)
+            .args(["--create", "--boot", conf])
+            .env_clear()
+            .env("PATH", crate::runtime::PATH)
+            .spawn()
+            .with_context(|| format!("running {tool}"))?;
+        let pid = Pid::from_raw(child.id() as i32);
+        match self.wait_for(pid, Duration::from_secs(30), false)? {
+            Some(ws) if clean(&ws) => {}
+            Some(ws) => {
+                eprintln!("sandbox-service-init: {tool} {conf} exited with status {}: see the lines above", code(&ws))
+            }
+            None => {
+                let _ = kill(pid, Signal::SIGKILL);
+                self.wait_for(pid, Duration::from_secs(5), false)?;
+                eprintln!("sandbox-service-init: {tool} {conf} did not finish in 30 s");
+            }
+        }
+        Ok(())
     }
 
     /// Starts every service, reports readiness, supervises; returns the
@@ -471,7 +525,7 @@ fn make_directories(s: &Service, id: &spawn::Identity) -> Result<()> {
         for n in names {
             let p = std::path::Path::new(base).join(n);
             std::fs::create_dir_all(&p).with_context(|| format!("{}: creating {}", s.unit, p.display()))?;
-            std::os::unix::fs::chown(&p, id.user.as_ref().map(|u| u.uid.as_raw()), id.gid.map(|g| g.as_raw()))
+            std::os::unix::fs::chown(&p, id.uid.map(|u| u.as_raw()), id.gid.map(|g| g.as_raw()))
                 .with_context(|| format!("{}: chown {}", s.unit, p.display()))?;
             std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(*mode))?;
         }

@@ -4,6 +4,7 @@
 
 use crate::unitfile::{Specifiers, UnitFile};
 use anyhow::{anyhow, bail, Context, Result};
+use caps::CapsHashSet;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 
@@ -35,6 +36,20 @@ pub struct Cmd {
     pub ignore_failure: bool,
     /// `:`: no environment variable expansion.
     pub no_expand: bool,
+    /// `+` or `!`: runs as root, whatever User= says.
+    pub privilege: Privilege,
+}
+
+/// What a command's `+` or `!` prefix lifts (systemd.service(5)). Neither
+/// lifts the sandbox's own confinement, which holds for everything inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Privilege {
+    #[default]
+    AsUnit,
+    /// `+`: no user change and none of the unit's own restrictions.
+    Full,
+    /// `!` (and `!!`): no user change; the unit's restrictions still apply.
+    NoUserChange,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +79,18 @@ pub struct Service {
     pub remain_after_exit: bool,
     /// (base, names, mode) for Runtime/State/Cache/Logs/ConfigurationDirectory=.
     pub directories: Vec<(&'static str, Vec<String>, u32)>,
+    /// SupplementaryGroups=, names or numbers.
+    pub supplementary_groups: Vec<String>,
+    /// AmbientCapabilities=: kept across the change to User=.
+    pub ambient: CapsHashSet,
+    /// CapabilityBoundingSet=, when the unit sets it (within the sandbox's).
+    pub bounding: Option<CapsHashSet>,
+    /// DynamicUser=yes: the service runs as a uid of its own that no
+    /// account has; `dynamic_uid` is chosen when it starts.
+    pub dynamic: bool,
+    pub dynamic_uid: Option<u32>,
+    /// The signal a Type=notify-reload service reloads on.
+    pub reload_signal: Option<Signal>,
 }
 
 /// The longest a service may take to stop inside; the host unit allows a
@@ -76,14 +103,17 @@ pub fn parse_cmd(line: &str) -> Result<Cmd> {
     let line = line.trim_start();
     let mut rest = line;
     let (mut ignore, mut argv0, mut no_expand) = (false, false, false);
+    let mut privilege = Privilege::AsUnit;
     loop {
         match rest.chars().next() {
             Some('-') => ignore = true,
             Some('@') => argv0 = true,
             Some(':') => no_expand = true,
-            // Full privileges outside the sandbox's confinement do not
-            // exist here: the command runs confined like the rest.
-            Some('+') | Some('!') => {}
+            // Privileges outside the sandbox's confinement do not exist
+            // here: the command runs as root inside, confined like the rest.
+            Some('+') => privilege = Privilege::Full,
+            Some('!') if privilege == Privilege::AsUnit => privilege = Privilege::NoUserChange,
+            Some('!') => {}
             _ => break,
         }
         rest = &rest[1..];
@@ -98,7 +128,53 @@ pub fn parse_cmd(line: &str) -> Result<Cmd> {
         argv.push(path.clone());
     }
     argv.extend(words);
-    Ok(Cmd { path, argv, ignore_failure: ignore, no_expand })
+    Ok(Cmd { path, argv, ignore_failure: ignore, no_expand, privilege })
+}
+
+/// A capability list as systemd.exec(5) reads it: None when never set;
+/// lines of names are merged by OR, lines starting with `~` (all but
+/// those) by AND; an empty assignment is the empty set, whatever came
+/// before.
+pub fn parse_caps(values: &[&str]) -> Result<Option<CapsHashSet>> {
+    let mut set: Option<CapsHashSet> = None;
+    for v in values {
+        let v = v.trim();
+        if v.is_empty() {
+            set = Some(CapsHashSet::new());
+            continue;
+        }
+        let (invert, list) = match v.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, v),
+        };
+        let named = list.split_whitespace().map(crate::runtime::caps::parse).collect::<Result<CapsHashSet>>()?;
+        set = Some(match (set, invert) {
+            (None, false) => named,
+            (Some(mut cur), false) => {
+                cur.extend(named);
+                cur
+            }
+            (None, true) => caps::all().difference(&named).copied().collect(),
+            (Some(cur), true) => cur.difference(&named).copied().collect(),
+        });
+    }
+    Ok(set)
+}
+
+/// The uid systemd's DynamicUser= would give the unit: one of its range
+/// 61184-65519, from a hash of the name, that no account in the
+/// sandbox's /etc/passwd has.
+pub fn dynamic_uid(unit: &str, taken: impl Fn(u32) -> bool) -> Result<u32> {
+    const FIRST: u32 = 61184;
+    const COUNT: u32 = 65519 - 61184 + 1;
+    let mut h: u32 = 2166136261;
+    for b in unit.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(16777619);
+    }
+    (0..COUNT)
+        .map(|i| FIRST + (h.wrapping_add(i)) % COUNT)
+        .find(|u| !taken(*u))
+        .ok_or_else(|| anyhow!("{unit}: DynamicUser=: no free uid in 61184-65519"))
 }
 
 /// `$VAR` as a whole word becomes the variable's words; `${VAR}` is
@@ -171,6 +247,10 @@ fn signal(name: &str) -> Result<Signal> {
     full.parse::<Signal>().map_err(|_| anyhow!("unknown signal '{name}'"))
 }
 
+fn yes(v: &str) -> bool {
+    matches!(v, "yes" | "true" | "1" | "on")
+}
+
 fn octal(s: &str) -> Result<u32> {
     u32::from_str_radix(s.trim(), 8).map_err(|_| anyhow!("bad mode '{s}': give octal, e.g. 0755"))
 }
@@ -189,14 +269,22 @@ impl Service {
         let start = cmds("ExecStart")?;
         let kind = match one("Type")?.as_deref() {
             None if start.is_empty() => Type::Oneshot,
-            None | Some("simple") => Type::Simple,
+            // idle only waits for other jobs to be dispatched first.
+            None | Some("simple") | Some("idle") => Type::Simple,
             Some("exec") => Type::Exec,
             Some("forking") => Type::Forking,
             Some("notify") | Some("notify-reload") => Type::Notify,
             Some("oneshot") => Type::Oneshot,
-            Some(t) => {
-                bail!("{unit}: Type={t} is not supported in a sandbox (use simple, exec, forking, notify or oneshot)")
+            // Ready when its bus name appears on a bus the sandbox cannot
+            // reach: ready once it runs, as simple (sandbox-service-init(8)).
+            Some("dbus") => Type::Simple,
+            Some(t) => bail!("{unit}: unknown Type={t} (systemd.service(5) names simple, exec, forking, oneshot, dbus, notify, notify-reload, idle)"),
+        };
+        let reload_signal = match one("Type")?.as_deref() {
+            Some("notify-reload") => {
+                Some(one("ReloadSignal")?.map(|s| signal(&s)).transpose()?.unwrap_or(Signal::SIGHUP))
             }
+            _ => None,
         };
         if start.is_empty() && kind != Type::Oneshot {
             bail!("{unit} has no ExecStart=");
@@ -223,10 +311,11 @@ impl Service {
                 })
             })
             .collect::<Result<_>>()?;
+        // 0, like infinity, means no timeout at all.
         let timeout = |k: &str, default: Duration| -> Result<Duration> {
             let both = one("TimeoutSec")?;
             Ok(match one(k)?.or(both) {
-                Some(v) => parse_timespan(&v)?.unwrap_or(Duration::MAX),
+                Some(v) => parse_timespan(&v)?.filter(|d| !d.is_zero()).unwrap_or(Duration::MAX),
                 None => default,
             })
         };
@@ -273,9 +362,21 @@ impl Service {
             },
             timeout_start: timeout("TimeoutStartSec", Duration::from_secs(90))?,
             timeout_stop: timeout("TimeoutStopSec", MAX_STOP)?.min(MAX_STOP),
-            remain_after_exit: one("RemainAfterExit")?
-                .is_some_and(|v| matches!(v.as_str(), "yes" | "true" | "1" | "on")),
+            remain_after_exit: one("RemainAfterExit")?.is_some_and(|v| yes(&v)),
             directories,
+            supplementary_groups: f
+                .get_words("Service", "SupplementaryGroups")
+                .iter()
+                .map(|w| x(w))
+                .collect::<Result<_>>()?,
+            ambient: parse_caps(&f.get_raw("Service", "AmbientCapabilities"))
+                .with_context(|| format!("{unit}: AmbientCapabilities="))?
+                .unwrap_or_default(),
+            bounding: parse_caps(&f.get_raw("Service", "CapabilityBoundingSet"))
+                .with_context(|| format!("{unit}: CapabilityBoundingSet="))?,
+            dynamic_uid: None,
+            dynamic: one("DynamicUser")?.is_some_and(|v| yes(&v)),
+            reload_signal,
         })
     }
 
@@ -286,7 +387,13 @@ impl Service {
             unit: "command".into(),
             kind: Type::Exec,
             start_pre: vec![],
-            start: vec![Cmd { path, argv: argv.to_vec(), ignore_failure: false, no_expand: true }],
+            start: vec![Cmd {
+                path,
+                argv: argv.to_vec(),
+                ignore_failure: false,
+                no_expand: true,
+                privilege: Privilege::AsUnit,
+            }],
             start_post: vec![],
             stop: vec![],
             stop_post: vec![],
@@ -304,6 +411,12 @@ impl Service {
             timeout_stop: Duration::from_secs(10),
             remain_after_exit: false,
             directories: vec![],
+            supplementary_groups: vec![],
+            ambient: CapsHashSet::new(),
+            bounding: None,
+            dynamic_uid: None,
+            dynamic: false,
+            reload_signal: None,
         })
     }
 }
@@ -352,8 +465,44 @@ mod tests {
         assert_eq!(s.kill_signal, Signal::SIGQUIT);
         assert_eq!(s.timeout_stop, Duration::from_secs(90));
         assert_eq!(s.timeout_start, Duration::from_secs(90));
-        assert!(Service::from_unit("x.service", "[Service]\nType=idle\nExecStart=/bin/x\n", &spec()).is_err());
+        assert!(Service::from_unit("x.service", "[Service]\nType=weird\nExecStart=/bin/x\n", &spec()).is_err());
         assert!(Service::from_unit("x.service", "[Service]\nType=simple\n", &spec()).is_err());
+    }
+
+    #[test]
+    fn what_systemd_exec_settings_say() {
+        let text = "[Service]\nType=notify-reload\nExecStart=/bin/x\nExecStartPost=!/bin/post\nExecStopPost=+/bin/clean\n\
+            TimeoutStartSec=0\nTimeoutStopSec=0\nSupplementaryGroups=adm ssl-cert\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n\
+            CapabilityBoundingSet=CAP_SETUID\nCapabilityBoundingSet=CAP_SETGID\nDynamicUser=yes\n";
+        let s = Service::from_unit("x.service", text, &spec()).unwrap();
+        assert_eq!((s.kind, s.reload_signal), (Type::Notify, Some(Signal::SIGHUP)));
+        assert_eq!(s.start_post[0].privilege, Privilege::NoUserChange);
+        assert_eq!(s.stop_post[0].privilege, Privilege::Full);
+        assert_eq!(s.start[0].privilege, Privilege::AsUnit);
+        assert_eq!(s.timeout_start, Duration::MAX, "0 is no timeout");
+        assert_eq!(s.timeout_stop, MAX_STOP);
+        assert_eq!(s.supplementary_groups, vec!["adm", "ssl-cert"]);
+        assert!(s.ambient.contains(&caps::Capability::CAP_NET_BIND_SERVICE));
+        let b = s.bounding.unwrap();
+        assert_eq!(b.len(), 2);
+        assert!(s.dynamic);
+        assert_eq!(parse_caps(&["CAP_KILL", ""]).unwrap(), Some(CapsHashSet::new()), "an empty assignment empties");
+        assert_eq!(parse_caps(&[]).unwrap(), None);
+        let and = parse_caps(&["CAP_KILL CAP_CHOWN", "~CAP_KILL"]).unwrap().unwrap();
+        assert_eq!(and.into_iter().collect::<Vec<_>>(), vec![caps::Capability::CAP_CHOWN]);
+        let all_but = parse_caps(&["~CAP_SYS_ADMIN"]).unwrap().unwrap();
+        assert!(!all_but.contains(&caps::Capability::CAP_SYS_ADMIN) && all_but.contains(&caps::Capability::CAP_KILL));
+        // "CapabilityBoundingSet=" alone (redis) is the empty set.
+        let r =
+            Service::from_unit("r.service", "[Service]\nExecStart=/bin/r\nCapabilityBoundingSet=\n", &spec()).unwrap();
+        assert_eq!(r.bounding, Some(CapsHashSet::new()));
+        let u = dynamic_uid("x.service", |_| false).unwrap();
+        assert!((61184..=65519).contains(&u));
+        assert_ne!(dynamic_uid("x.service", |n| n == u).unwrap(), u);
+        assert_eq!(
+            Service::from_unit("i.service", "[Service]\nType=idle\nExecStart=/bin/i\n", &spec()).unwrap().kind,
+            Type::Simple
+        );
     }
 
     #[test]

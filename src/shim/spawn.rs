@@ -2,7 +2,7 @@
 //! environment, user, group, directory and umask, a session of its own and
 //! a clean signal state.
 
-use super::service::{expand_words, Cmd, Service};
+use super::service::{expand_words, Cmd, Privilege, Service};
 use crate::envfile::env_assignments;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -14,35 +14,75 @@ use std::process::Command;
 use crate::runtime::PATH;
 
 /// Who a service runs as, resolved once per start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Identity {
-    pub user: Option<User>,
+    /// None: root, as the shim is.
+    pub uid: Option<Uid>,
     pub gid: Option<Gid>,
+    pub name: Option<String>,
+    pub home: String,
+    pub shell: String,
+    /// Every group it is in: its user's (initgroups) and SupplementaryGroups=.
+    pub groups: Vec<Gid>,
+}
+
+fn group_id(s: &Service, g: &str) -> Result<Gid> {
+    Ok(match g.parse::<u32>() {
+        Ok(n) => Gid::from_raw(n),
+        Err(_) => {
+            Group::from_name(g)?
+                .ok_or_else(|| anyhow!("{}: group {g} does not exist in the sandbox's /etc/group", s.unit))?
+                .gid
+        }
+    })
 }
 
 pub fn identity(s: &Service) -> Result<Identity> {
-    let user = match &s.user {
+    let mut id = Identity { home: "/root".into(), shell: "/bin/sh".into(), ..Default::default() };
+    let named = match &s.user {
         None => None,
-        Some(u) => Some(
-            match u.parse::<u32>() {
-                Ok(n) => User::from_uid(Uid::from_raw(n))?,
-                Err(_) => User::from_name(u)?,
-            }
-            .ok_or_else(|| anyhow!("{}: User={u} does not exist in the sandbox's /etc/passwd", s.unit))?,
-        ),
+        Some(u) => match u.parse::<u32>() {
+            Ok(n) => User::from_uid(Uid::from_raw(n))?,
+            Err(_) => User::from_name(u)?,
+        },
     };
-    let gid = match &s.group {
-        None => user.as_ref().map(|u| u.gid),
-        Some(g) => Some(match g.parse::<u32>() {
-            Ok(n) => Gid::from_raw(n),
-            Err(_) => {
-                Group::from_name(g)?
-                    .ok_or_else(|| anyhow!("{}: Group={g} does not exist in the sandbox's /etc/group", s.unit))?
-                    .gid
-            }
-        }),
-    };
-    Ok(Identity { user, gid })
+    match (named, &s.user, s.dynamic) {
+        (Some(u), _, _) => {
+            let c = CString::new(u.name.as_str()).context("a user name holds a NUL byte")?;
+            id.groups = nix::unistd::getgrouplist(&c, u.gid).unwrap_or_else(|_| vec![u.gid]);
+            id.uid = Some(u.uid);
+            id.gid = Some(u.gid);
+            id.home = u.dir.display().to_string();
+            id.shell = u.shell.display().to_string();
+            id.name = Some(u.name);
+        }
+        // No account of that name: DynamicUser= makes one for the service's life.
+        (None, user, true) => {
+            let n = s.dynamic_uid.ok_or_else(|| anyhow!("{}: DynamicUser= has no uid", s.unit))?;
+            id.uid = Some(Uid::from_raw(n));
+            id.gid = Some(Gid::from_raw(n));
+            id.groups = vec![Gid::from_raw(n)];
+            id.name = user.clone();
+            id.home = "/".into();
+            id.shell = "/usr/sbin/nologin".into();
+        }
+        (None, Some(u), false) => bail!("{}: User={u} does not exist in the sandbox's /etc/passwd", s.unit),
+        (None, None, false) => {}
+    }
+    if let Some(g) = &s.group {
+        let gid = group_id(s, g)?;
+        id.gid = Some(gid);
+        if !id.groups.contains(&gid) {
+            id.groups.insert(0, gid);
+        }
+    }
+    for g in &s.supplementary_groups {
+        let gid = group_id(s, g)?;
+        if !id.groups.contains(&gid) {
+            id.groups.push(gid);
+        }
+    }
+    Ok(id)
 }
 
 /// The service's environment: the shim's basics, then Environment=, then
@@ -54,11 +94,11 @@ pub fn environment(s: &Service, id: &Identity, extra: &[(String, String)]) -> Re
             env.push((keep.into(), v));
         }
     }
-    if let Some(u) = &id.user {
-        env.push(("USER".into(), u.name.clone()));
-        env.push(("LOGNAME".into(), u.name.clone()));
-        env.push(("HOME".into(), u.dir.display().to_string()));
-        env.push(("SHELL".into(), u.shell.display().to_string()));
+    if let (Some(name), Some(_)) = (&id.name, id.uid) {
+        env.push(("USER".into(), name.clone()));
+        env.push(("LOGNAME".into(), name.clone()));
+        env.push(("HOME".into(), id.home.clone()));
+        env.push(("SHELL".into(), id.shell.clone()));
     }
     env.extend(s.environment.iter().cloned());
     for (path, optional) in &s.environment_files {
@@ -90,37 +130,28 @@ pub fn spawn(s: &Service, id: &Identity, env: &[(String, String)], cmd: &Cmd) ->
     }
     let mut cwd_optional = false;
     if let Some((dir, optional)) = &s.working_directory {
-        let dir = if dir == "~" {
-            id.user.as_ref().map_or("/root".into(), |u| u.dir.display().to_string())
-        } else {
-            dir.clone()
-        };
+        let dir = if dir == "~" { id.home.clone() } else { dir.clone() };
         c.current_dir(dir);
         cwd_optional = *optional;
     } else {
         c.current_dir("/");
     }
     let umask = s.umask;
-    let user = id.user.as_ref().map(|u| (CString::new(u.name.as_str()).unwrap_or_default(), u.uid));
-    let gid = id.gid;
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    // `+` and `!`: root, as the shim is; `+` also without the unit's own
+    // capability settings.
+    let as_unit = cmd.privilege == Privilege::AsUnit;
+    let (uid, gid, groups) = if as_unit { (id.uid, id.gid, id.groups.clone()) } else { (None, None, Vec::new()) };
+    let bounding = if cmd.privilege == Privilege::Full { None } else { s.bounding.clone() };
+    let ambient =
+        if as_unit && uid.is_some_and(|u| !u.is_root()) { s.ambient.clone() } else { caps::CapsHashSet::new() };
+    // SAFETY: the shim is single-threaded, so the child may allocate; it
+    // only makes credential and capability calls before exec.
     unsafe {
         c.pre_exec(move || {
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
             nix::unistd::setsid()?;
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as nix::libc::mode_t));
-            if let Some(g) = gid {
-                if let Some((name, _)) = &user {
-                    nix::unistd::initgroups(name, g)?;
-                } else {
-                    nix::unistd::setgroups(&[])?;
-                }
-                nix::unistd::setgid(g)?;
-            }
-            if let Some((_, uid)) = &user {
-                nix::unistd::setuid(*uid)?;
-            }
-            Ok(())
+            apply_credentials(uid, gid, &groups, bounding.as_ref(), &ambient).map_err(std::io::Error::other)
         });
     }
     match c.spawn() {
@@ -132,4 +163,42 @@ pub fn spawn(s: &Service, id: &Identity, env: &[(String, String)], cmd: &Cmd) ->
         }
         Err(e) => Err(e).with_context(|| format!("{}: executing {path}", s.unit)),
     }
+}
+
+/// In the child before exec: the bounding set cut to the unit's, the
+/// groups, the gid and uid, and the ambient capabilities kept across the
+/// uid change (systemd's order: keep-caps, setuid, raise).
+fn apply_credentials(
+    uid: Option<Uid>,
+    gid: Option<Gid>,
+    groups: &[Gid],
+    bounding: Option<&caps::CapsHashSet>,
+    ambient: &caps::CapsHashSet,
+) -> Result<()> {
+    use caps::CapSet;
+    if let Some(b) = bounding {
+        for cap in caps::all() {
+            if !b.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, cap)?;
+            }
+        }
+    }
+    if let Some(g) = gid {
+        nix::unistd::setgroups(groups)?;
+        nix::unistd::setgid(g)?;
+    }
+    if let Some(u) = uid {
+        if !ambient.is_empty() {
+            nix::sys::prctl::set_keepcaps(true)?;
+        }
+        nix::unistd::setuid(u)?;
+        if !ambient.is_empty() {
+            caps::set(None, CapSet::Inheritable, ambient)?;
+            caps::set(None, CapSet::Effective, ambient)?;
+            for cap in ambient {
+                caps::raise(None, CapSet::Ambient, *cap)?;
+            }
+        }
+    }
+    Ok(())
 }
