@@ -7,6 +7,7 @@ pub mod envfile;
 pub mod interrupt;
 pub mod label;
 pub mod layout;
+pub mod livestate;
 pub mod logging;
 pub mod manifest;
 pub mod names;

@@ -25,7 +25,7 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     let inside = s.ok(&[
         "execute", "web1", "--", "sh", "-c",
         "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
-         ls /var/lib/sandbox-service 2>&1; cat /var/www/html/index.html; touch /usr/x 2>&1; mkdir /var/lib/y 2>&1; \
+         ls /var/lib/sandbox-service 2>&1; cat /var/www/html/index.html; touch /usr/x 2>&1; mkdir /root/y 2>&1; \
          ps -e -o pid=,comm= | head -3",
     ]);
     for want in [

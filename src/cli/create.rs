@@ -136,6 +136,14 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     interrupt::install()?;
     let _lock = state::lock(layout)?;
     sandbox::check_unused(layout, &a.name, &unit)?;
+    if layout.is_live() {
+        // Nothing lost: a database being written is not copied as if at rest.
+        let tops: Vec<std::path::PathBuf> = plan.clones().map(|p| layout.host(&p.path)).collect();
+        if let Some(w) = crate::livestate::writers(&tops).first() {
+            let top = tops.iter().find(|t| w.path.starts_with(t)).cloned().unwrap_or_default();
+            bail!("{}", crate::livestate::refusal(w, &top));
+        }
+    }
     let configs = config::load_all(layout)?;
     let label = sandbox::choose_label(&security, &configs)?;
     if a.container.private_users {

@@ -118,8 +118,12 @@ fn places(layout: &Layout, private: &[PrivatePath]) -> Vec<(String, String)> {
         }
         let Ok(text) = std::fs::read_to_string(&f) else { continue };
         for named in super::configfiles::etc_paths(&text) {
-            if std::fs::metadata(layout.host(&named)).is_ok_and(|m| m.is_file()) {
-                push(named.clone(), named);
+            if !std::fs::metadata(layout.host(&named)).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            // A named link is its target's, as it is when walked to.
+            if let Ok(t) = crate::rootpath::resolve(layout.root(), Path::new(&named), true) {
+                push(named, t.display().to_string());
             }
         }
     }

@@ -1,0 +1,181 @@
+//! Ordinary Debian daemons, each sandboxed the way an admin would try it:
+//! `create -u UNIT NAME` with no flags and no edits, then systemctl. Each
+//! runs bare first in the same throwaway systemd, so a failure of the
+//! environment is told apart from one of the sandbox. One test a daemon,
+//! each in a harness of its own: they run in parallel.
+mod harness;
+use harness::*;
+
+/// How a daemon is asked whether it answers, over its own protocol.
+struct Daemon {
+    unit: &'static str,
+    /// The process that must be gone after a stop.
+    process: &'static str,
+    /// A shell command that prints the answer; `{x}` is replaced by how a
+    /// command reaches the service: "" bare, "sandbox-service execute NAME --"
+    /// sandboxed (for what listens on a unix socket in the sandbox's /run).
+    ask: &'static str,
+    /// What the answer holds.
+    want: &'static str,
+}
+
+/// Asks until the answer comes (a daemon may be up before it answers:
+/// dovecot's auth process starts on the first login), up to 20 s.
+fn answers(s: &Systemd, d: &Daemon, via: &str) -> String {
+    let cmd = d.ask.replace("{x}", via);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = s.sh(&cmd);
+        let text = stdout(&out) + &stderr(&out);
+        if text.contains(d.want) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn nothing_left(s: &Systemd, d: &Daemon, unit: &str) {
+    let ps = s.wait_for(&format!("pgrep -x '{}' || true", d.process), |o| o.trim().is_empty());
+    assert!(ps.trim().is_empty(), "{} still runs after the stop of {unit}: {ps}", d.process);
+    let cg = s.prop(unit, "ControlGroup");
+    if !cg.is_empty() {
+        let procs = s.sh_ok(&format!("cat /sys/fs/cgroup/unified{cg}/cgroup.procs 2>/dev/null || true"));
+        assert!(procs.trim().is_empty(), "{unit}'s cgroup still holds {procs}");
+    }
+}
+
+fn sandboxed_untouched(d: Daemon) {
+    let s = Systemd::boot();
+    let bare = s.run(&["systemctl", "start", d.unit]);
+    assert!(bare.status.success(), "the bare {} does not start here: {}", d.unit, stderr(&bare));
+    let text = answers(&s, &d, "");
+    assert!(text.contains(d.want), "the bare {} does not answer: {text}", d.unit);
+    s.sh_ok(&format!("systemctl stop {}", d.unit));
+    nothing_left(&s, &d, d.unit);
+
+    let name = "box";
+    let out = s.tool(&["create", "-u", d.unit, name]);
+    assert!(out.status.success(), "create -u {}: {}", d.unit, stderr(&out));
+    let unit = format!("{}@{name}.service", d.unit.split('@').next().unwrap());
+    let via = format!("{BIN} execute {name} --");
+    for (verb, step) in [("start", "started"), ("restart", "restarted")] {
+        let out = s.run(&["systemctl", verb, &unit]);
+        assert!(out.status.success(), "systemctl {verb} {unit}: {}\n{}", stderr(&out), s.journal(&unit));
+        let text = answers(&s, &d, &via);
+        assert!(text.contains(d.want), "{unit}, {step}, does not answer: {text}\n{}", s.journal(&unit));
+    }
+    s.sh_ok(&format!("systemctl stop {unit}"));
+    assert_eq!(s.prop(&unit, "ActiveState"), "inactive");
+    nothing_left(&s, &d, &unit);
+}
+
+#[test]
+fn apache2() {
+    sandboxed_untouched(Daemon {
+        unit: "apache2",
+        process: "apache2",
+        ask: "curl -s -o /dev/null -w 'HTTP %{http_code}' http://127.0.0.1/",
+        want: "HTTP 200",
+    });
+}
+
+#[test]
+fn nginx() {
+    sandboxed_untouched(Daemon {
+        unit: "nginx",
+        process: "nginx",
+        ask: "curl -s -o /dev/null -w 'HTTP %{http_code}' http://127.0.0.1/",
+        want: "HTTP 200",
+    });
+}
+
+#[test]
+fn redis_server() {
+    sandboxed_untouched(Daemon { unit: "redis-server", process: "redis-server", ask: "redis-cli ping", want: "PONG" });
+}
+
+#[test]
+fn mariadb_server() {
+    sandboxed_untouched(Daemon {
+        unit: "mariadb",
+        process: "mariadbd",
+        // SQL over its unix socket (in the sandbox's own /run), as root.
+        ask: "{x} mariadb -N -e 'select 6*7'",
+        want: "42",
+    });
+}
+
+#[test]
+fn postgresql() {
+    sandboxed_untouched(Daemon {
+        unit: "postgresql@15-main",
+        process: "postgres",
+        ask: "{x} setpriv --reuid postgres --regid postgres --init-groups psql -Atc 'select 6*7'",
+        want: "42",
+    });
+}
+
+#[test]
+fn haproxy() {
+    sandboxed_untouched(Daemon {
+        unit: "haproxy",
+        process: "haproxy",
+        ask: "echo 'show info' | {x} socat - /run/haproxy/admin.sock",
+        want: "Name: HAProxy",
+    });
+}
+
+#[test]
+fn php_fpm() {
+    sandboxed_untouched(Daemon {
+        unit: "php8.2-fpm",
+        process: "php-fpm8.2",
+        // A FastCGI request for a script that is not there: FPM itself answers.
+        ask: "{x} env SCRIPT_FILENAME=/nowhere.php SCRIPT_NAME=/nowhere.php REQUEST_METHOD=GET \
+              cgi-fcgi -bind -connect /run/php/php8.2-fpm.sock",
+        want: "Primary script unknown",
+    });
+}
+
+#[test]
+fn dovecot_imapd() {
+    sandboxed_untouched(Daemon {
+        unit: "dovecot",
+        process: "dovecot",
+        ask: "(sleep 1; printf 'a LOGOUT\\r\\n') | timeout 5 nc -q2 127.0.0.1 143",
+        want: "Dovecot (Debian) ready",
+    });
+}
+
+#[test]
+fn vsftpd() {
+    sandboxed_untouched(Daemon {
+        unit: "vsftpd",
+        process: "vsftpd",
+        ask: "printf 'QUIT\\r\\n' | timeout 5 nc -q2 127.0.0.1 21",
+        want: "220 (vsFTPd",
+    });
+}
+
+#[test]
+fn two_redis_side_by_side_each_with_its_own_data_and_logs() {
+    let s = Systemd::boot();
+    for (n, port) in [("r1", 6380), ("r2", 6381)] {
+        s.ok(&["create", "-u", "redis-server", n]);
+        // Only the private configuration changes.
+        s.sh_ok(&format!("sed -i 's/^port 6379$/port {port}/' {}", tree(n, "/etc/redis/redis.conf")));
+    }
+    s.sh_ok("systemctl start redis-server@r1.service redis-server@r2.service");
+    for (n, port) in [("r1", 6380), ("r2", 6381)] {
+        assert_eq!(s.sh_ok(&format!("redis-cli -p {port} ping")).trim(), "PONG");
+        s.sh_ok(&format!("redis-cli -p {port} set owner {n} && redis-cli -p {port} save"));
+    }
+    for (n, other) in [("r1", "r2"), ("r2", "r1")] {
+        let dump = s.sh_ok(&format!("cat {}", tree(n, "/var/lib/redis/dump.rdb")));
+        assert!(dump.contains(n) && !dump.contains(&format!("owner\u{2}{other}")), "{n}'s data: {dump:?}");
+        let log = s.sh_ok(&format!("cat {}", tree(n, "/var/log/redis/redis-server.log")));
+        assert!(log.contains("Ready to accept connections"), "{n} logs elsewhere: {log}");
+    }
+    assert!(!s.exists("/var/lib/redis/dump.rdb"), "a sandbox wrote the host's redis data");
+    s.sh_ok("systemctl stop redis-server@r1.service redis-server@r2.service");
+}
