@@ -151,6 +151,55 @@ fn devices() -> i32 {
     i32::from(!opened.is_empty() || devs.is_empty() || dirs.is_empty())
 }
 
+/// What a hardened unit forbids, tried one by one; one line each,
+/// `allowed NAME` or `denied NAME`, then the status fields that say the
+/// process's confinement. `rw` is a directory the unit may write in.
+fn unit_checks(rw: &str) {
+    let report = |name: &str, ok: bool| println!("{} {name}", if ok { "allowed" } else { "denied" });
+    // SAFETY: each call passes valid pointers or none; failures are the point.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        report("socket-af-packet", fd >= 0 || errno() != libc::EAFNOSUPPORT);
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0);
+        report("socket-af-netlink", fd >= 0);
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        report("socket-af-inet", fd >= 0);
+        let m = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        report("mmap-write-exec", m != libc::MAP_FAILED);
+        let m = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        report("mprotect-exec", libc::mprotect(m, 4096, libc::PROT_READ | libc::PROT_EXEC) == 0);
+        let param = libc::sched_param { sched_priority: 1 };
+        report("sched-fifo", libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 || errno() != libc::EPERM);
+        let f = std::ffi::CString::new(format!("{rw}/suid")).unwrap();
+        let fd = libc::open(f.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o600);
+        report("chmod-setuid", fd >= 0 && libc::fchmod(fd, 0o4755) == 0);
+        report("personality-bsd", libc::personality(0x0006) != -1);
+        libc::personality(0);
+        report("unshare-mount", libc::unshare(libc::CLONE_NEWNS) == 0);
+        // In @privileged: outside @system-service ~@privileged.
+        report("acct", libc::syscall(libc::SYS_acct, std::ptr::null::<libc::c_char>()) == 0 || errno() != libc::EPERM);
+        report("setrlimit", {
+            let r = libc::rlimit { rlim_cur: 64, rlim_max: libc::RLIM_INFINITY };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0 || errno() != libc::EPERM
+        });
+    }
+    report("write-rw-path", try_write(rw).is_ok());
+    report("write-var-lib", try_write("/var/lib").is_ok());
+    report("write-etc", try_write("/etc").is_ok());
+    let ran = std::process::Command::new("/bin/true").status().is_ok_and(|s| s.success());
+    report("exec-bin-true", ran);
+    for k in ["CapBnd", "CapEff", "NoNewPrivs", "Seccomp_filters"] {
+        println!("status {k} {}", status_field(k));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // `probe forge NAME`: a process that looks like sandbox NAME's init
@@ -171,6 +220,10 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("devices") {
         std::process::exit(devices());
+    }
+    if args.get(1).map(String::as_str) == Some("unit-checks") {
+        unit_checks(&args[2]);
+        return;
     }
     let (host, private) = (&args[1], &args[2]);
     let mut p = Probe { failed: 0 };

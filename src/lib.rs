@@ -23,5 +23,6 @@ pub mod shim;
 pub mod state;
 pub mod systemd;
 pub mod unitfile;
+pub mod unithardening;
 pub mod unitpath;
 pub mod units;

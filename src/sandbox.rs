@@ -64,6 +64,7 @@ pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32
 pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Path) -> Result<()> {
     let bpf = crate::runtime::seccomp::compile()?;
     std::fs::write(built.join(crate::runtime::seccomp::FILE), bpf).context("storing the seccomp filter")?;
+    crate::runtime::unitseccomp::store(layout, cfg, built)?;
     stage_units(&mut txn, layout, cfg)?;
     txn.stage_dir(built, &layout.state_dir(&cfg.name))?;
     interrupt::check()?;

@@ -93,6 +93,21 @@ pub fn resolve(layout: &Layout, name: &ServiceName) -> Result<ResolvedUnit> {
     Ok(ResolvedUnit { name: name.clone(), fragment, real_fragment, dropins, file })
 }
 
+impl ResolvedUnit {
+    /// The unit's text as systemd loads it: the fragment, then each drop-in.
+    pub fn text(&self, layout: &Layout) -> Result<String> {
+        let mut text = std::fs::read_to_string(layout.host(&self.real_fragment))
+            .with_context(|| format!("reading {}", self.real_fragment.display()))?;
+        for d in &self.dropins {
+            text.push('\n');
+            text.push_str(
+                &std::fs::read_to_string(layout.host(d)).with_context(|| format!("reading {}", d.display()))?,
+            );
+        }
+        Ok(text)
+    }
+}
+
 /// Whether a unit file for `unit` exists anywhere on the search path.
 pub fn exists(layout: &Layout, unit: &str) -> bool {
     SEARCH_PATH.iter().any(|d| std::fs::symlink_metadata(layout.host(Path::new(d).join(unit))).is_ok())

@@ -80,6 +80,19 @@ pub const INHERITED: &[&str] = &[
     "IOSchedulingPriority",
     "TimerSlackNSec",
     "CoredumpFilter",
+    "Personality",
+    "RestartForceExitStatus",
+    "RuntimeMaxSec",
+    "RuntimeRandomizedExtraSec",
+    "OOMPolicy",
+    "SyslogIdentifier",
+    "SyslogFacility",
+    "SyslogLevel",
+    "SyslogLevelPrefix",
+    "LogLevelMax",
+    "LogExtraFields",
+    "LogRateLimitIntervalSec",
+    "LogRateLimitBurst",
 ];
 
 /// The sandbox's service unit. `reload_from` lists the host services whose
@@ -124,6 +137,7 @@ pub fn render_service(
             ("exec", &exec_path(exe)),
             ("relations", &relations),
             ("devices", &crate::runtime::devices::unit_settings()),
+            ("hardening", &crate::unithardening::render(cfg, crate::unithardening::host_has_cgroup2())?),
             ("settings", &limits),
         ],
     )

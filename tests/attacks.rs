@@ -37,6 +37,7 @@ fn device_nodes_of_the_host_cannot_be_made_or_opened() {
     // CAP_MKNOD given back by the admin: the device list still refuses
     // every node (mknod is the 'm' access the list never grants).
     s.sh_ok("sed -i 's/^capabilities-add=.*/capabilities-add=CAP_MKNOD/' /etc/sandbox-service/web1.sandbox");
+    s.ok(&["update", "web1"]);
     s.ok(&["restart", "web1"]);
     let caps = s.ok(&["execute", "web1", "--", "grep", "CapEff", "/proc/self/status"]);
     assert!(caps.contains("a80425fb"), "CAP_MKNOD was not given: {caps}");
@@ -302,4 +303,128 @@ fn scratch_mounts_inside_hold_no_more_than_their_size() {
         assert!(line.contains(",size=") && line.contains("nr_inodes="), "{line}");
     }
     s.ok(&["stop", "t1"]);
+}
+
+/// The lines of the probe's unit-checks in a unit's journal: name -> allowed.
+fn checks(journal: &str) -> std::collections::BTreeMap<String, bool> {
+    journal
+        .lines()
+        .filter_map(|l| {
+            let (verdict, name) = l.split_once(' ')?;
+            match verdict {
+                "allowed" => Some((name.to_string(), true)),
+                "denied" => Some((name.to_string(), false)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn status(journal: &str, key: &str) -> String {
+    journal.lines().find_map(|l| l.strip_prefix(&format!("status {key} "))).unwrap_or_default().to_string()
+}
+
+fn cap_subset(inner: &str, outer: &str) -> bool {
+    let (a, b) = (u64::from_str_radix(inner, 16).unwrap(), u64::from_str_radix(outer, 16).unwrap());
+    a & !b == 0
+}
+
+#[test]
+fn a_sandboxed_service_is_never_less_confined_than_its_unit_bare() {
+    let s = Systemd::boot();
+    // A unit hardened as Debian's redis-server.service is, running the probe
+    // (with SystemCallErrorNumber= so a refused call is seen, not fatal).
+    s.sh_ok(&format!(
+        "install -D -m 0755 {} /var/lib/probe/probe && mkdir -p /var/lib/probe/rw && chown nobody:nogroup /var/lib/probe/rw",
+        probe_binary().display()
+    ));
+    s.sh_ok(
+        "cat > /etc/systemd/system/hardened.service <<'EOF'
+[Service]
+Type=oneshot
+User=nobody
+Group=nogroup
+ExecStart=/var/lib/probe/probe unit-checks /var/lib/probe/rw
+CapabilityBoundingSet=
+NoNewPrivileges=true
+SystemCallFilter=@system-service
+SystemCallFilter=~ @privileged @resources
+SystemCallErrorNumber=EPERM
+SystemCallArchitectures=native
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+MemoryDenyWriteExecute=true
+RestrictRealtime=true
+RestrictSUIDSGID=true
+LockPersonality=true
+RestrictNamespaces=true
+ProtectSystem=strict
+ReadWritePaths=/var/lib/probe/rw
+NoExecPaths=/
+ExecPaths=/var/lib/probe /usr/lib /lib
+PrivateDevices=true
+ProtectKernelModules=true
+ProtectClock=true
+EOF
+systemctl daemon-reload",
+    );
+    s.sh_ok("systemctl start hardened.service");
+    let bare = s.journal("hardened.service");
+    s.ok(&["create", "--no-package", "-u", "hardened", "-p", "/var/lib/probe", "h1"]);
+    s.sh_ok("systemctl start hardened@h1.service");
+    let boxed = s.journal("hardened@h1.service");
+    let (b, x) = (checks(&bare), checks(&boxed));
+    assert!(b.len() >= 15 && b.keys().eq(x.keys()), "bare:\n{bare}\nsandboxed:\n{boxed}");
+    assert!(
+        b["write-rw-path"] && x["write-rw-path"] && b["socket-af-inet"],
+        "the comparison must allow something: {b:?}"
+    );
+    for (check, allowed) in &b {
+        assert!(*allowed || !x[check], "{check}: refused bare, allowed sandboxed\nbare:\n{bare}\nsandboxed:\n{boxed}");
+    }
+    assert!(cap_subset(&status(&boxed, "CapBnd"), &status(&bare, "CapBnd")), "{boxed}");
+    assert!(cap_subset(&status(&boxed, "CapEff"), &status(&bare, "CapEff")), "{boxed}");
+    assert_eq!(status(&boxed, "NoNewPrivs"), status(&bare, "NoNewPrivs"));
+    let filters = |j: &str| status(j, "Seccomp_filters").parse::<u32>().unwrap();
+    assert!(
+        filters(&boxed) >= filters(&bare),
+        "fewer seccomp filters sandboxed: {} < {}",
+        filters(&boxed),
+        filters(&bare)
+    );
+
+    // Debian's own redis-server, bare and sandboxed, seen from /proc.
+    let proc_status = |s: &Systemd| {
+        let st = s.wait_for("cat /proc/$(pgrep -x redis-server)/status", |o| o.contains("Seccomp_filters"));
+        let f = |k: &str| st.lines().find_map(|l| l.strip_prefix(&format!("{k}:"))).unwrap_or("").trim().to_string();
+        (f("CapBnd"), f("CapEff"), f("NoNewPrivs"), f("Seccomp_filters").parse::<u32>().unwrap_or(0))
+    };
+    s.sh_ok("systemctl start redis-server");
+    let bare = proc_status(&s);
+    s.sh_ok("systemctl stop redis-server");
+    s.ok(&["create", "-u", "redis-server", "r1"]);
+    s.sh_ok("systemctl start redis-server@r1.service");
+    let boxed = proc_status(&s);
+    assert!(cap_subset(&boxed.0, &bare.0) && cap_subset(&boxed.1, &bare.1), "bare {bare:?} sandboxed {boxed:?}");
+    assert_eq!(boxed.2, bare.2);
+    assert!(boxed.3 >= bare.3, "bare {bare:?} sandboxed {boxed:?}");
+    assert_eq!(s.sh_ok("redis-cli ping").trim(), "PONG");
+    s.sh_ok("systemctl stop redis-server@r1.service");
+}
+
+#[test]
+fn systemd_sees_the_confinement_of_a_sandboxs_unit() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "web1", 8081, "web1 page");
+    let score = |unit: &str| -> f64 {
+        let out = s.sh_ok(&format!("systemd-analyze security {unit} --no-pager"));
+        let last = out.lines().rev().find(|l| l.contains("Overall exposure level")).unwrap_or_default().to_string();
+        last.rsplit(": ").next().and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(99.0)
+    };
+    let (boxed, bare) = (score("apache2@web1.service"), score("apache2.service"));
+    assert!(boxed <= 5.0, "apache2@web1.service: exposure {boxed}");
+    assert!(boxed < bare, "no better than the bare unit: {boxed} against {bare}");
+    // And it still works under all of it.
+    s.ok(&["start", "web1"]);
+    assert_eq!(s.http(8081), "web1 page\n200");
+    s.ok(&["stop", "web1"]);
 }

@@ -46,6 +46,10 @@ fn network_none_has_only_loopback() {
         s.ok(&["create", name, "--", "/bin/sh", "-c", "cat /proc/net/dev; exec sleep 1000"]);
     }
     s.sh_ok("sed -i 's/^network=host/network=none/' /etc/sandbox-service/net1.sandbox");
+    // The unit says what namespaces the runtime may make: it must follow.
+    let out = s.tool(&["start", "net1"]);
+    assert!(stderr(&out).contains("run sandbox-service update net1"), "{}", stderr(&out));
+    s.ok(&["update", "net1"]);
     s.sh_ok("systemctl start net1.service net2.service");
     assert_eq!(interfaces(&s, "net1.service"), vec!["lo"]);
     assert_eq!(interfaces(&s, "net2.service"), vec!["lo", "v0", "v1"]);

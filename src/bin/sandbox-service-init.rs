@@ -42,7 +42,12 @@ fn real_main() -> Result<i32> {
         let instance =
             unit.split_once('@').map(|(_, r)| r.trim_end_matches(".service").to_string()).unwrap_or_default();
         let spec = Specifiers { unit: unit.clone(), instance, hostname: name.clone() };
-        services.push(Service::from_unit(&unit, &text, &spec)?);
+        let mut svc = Service::from_unit(&unit, &text, &spec)?;
+        // The unit's own seccomp restrictions, compiled at create.
+        if let Ok(b) = std::fs::read(format!("{path}.seccomp")) {
+            svc.filters = sandbox_service::runtime::unitseccomp::decode(&b)?;
+        }
+        services.push(svc);
     }
     if !command.is_empty() {
         services.push(Service::from_command(&command)?);

@@ -61,9 +61,10 @@ pub struct Args {
 /// (sandbox-service.sandbox(5)) that can be changed later.
 #[derive(clap::Args, Debug, Default)]
 pub struct ContainerArgs {
-    /// host: the host's network (the default); none: loopback only.
-    #[arg(long, value_name = "host|none", default_value = "host")]
-    pub network: String,
+    /// host: the host's network (the default, unless the unit has
+    /// PrivateNetwork=yes); none: loopback only.
+    #[arg(long, value_name = "host|none")]
+    pub network: Option<String>,
     /// Run in a user namespace: root inside is a unique unprivileged range of
     /// 65536 host ids, which own the sandbox's files.
     #[arg(long)]
@@ -88,10 +89,10 @@ pub struct ContainerArgs {
 impl ContainerArgs {
     pub fn to_container(&self) -> Result<config::Container> {
         let c = config::Container {
-            network: match self.network.as_str() {
-                "host" => config::Network::Host,
-                "none" => config::Network::None,
-                n => bail!("--network {n}: use host or none"),
+            network: match self.network.as_deref() {
+                None | Some("host") => config::Network::Host,
+                Some("none") => config::Network::None,
+                Some(n) => bail!("--network {n}: use host or none"),
             },
             // Allocated under the state lock, with the label.
             private_users: None,
@@ -126,6 +127,15 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     };
     let unit = units::unit_name(&a.name, &payload)?;
     let plan = make_plan(layout, &a, &payload)?;
+    // What the units ask of the container, unless the command line said.
+    let mut private_users = a.container.private_users;
+    for n in &plan.container {
+        match n.path.as_str() {
+            "network=none" if a.container.network.is_none() => container.network = config::Network::None,
+            "private-users" => private_users = true,
+            _ => {}
+        }
+    }
     if a.explain {
         print!("{}", super::explain(layout, &plan));
     }
@@ -146,7 +156,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     let configs = config::load_all(layout)?;
     let label = sandbox::choose_label(&security, &configs)?;
-    if a.container.private_users {
+    if private_users {
         container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);
     }
     let cfg = SandboxConfig {
@@ -218,6 +228,10 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
             UnitInput { unit: u, spec: Specifiers { unit, instance, hostname: a.name.clone() } }
         })
         .collect();
+    // What the shim will make of each unit, said now rather than at start.
+    for i in &inputs {
+        crate::shim::service::Service::from_unit(&i.spec.unit, &i.unit.text(layout)?, &i.spec)?;
+    }
     let dbs = Databases::open(layout)?;
     let packages = plan::resolve_packages(&dbs, &inputs, &a.packages, a.no_package)?;
     plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)

@@ -92,6 +92,11 @@ pub struct Plan {
     /// sandbox gets instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<keys::KeyPlan>,
+    /// Container settings its units ask for (`network=none` for a unit with
+    /// PrivateNetwork=yes), each with why; `create` applies them unless told
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container: Vec<Note>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -495,7 +500,19 @@ pub fn build(
         }
     }
     let private: Vec<PrivatePath> = b.private.into_values().collect();
+    let mut container = Vec::new();
+    for u in units {
+        let f = &u.unit.file;
+        let on = |k: &str| f.get("Service", k).is_some_and(|v| matches!(v, "yes" | "true" | "1" | "on"));
+        if on("PrivateNetwork") {
+            container.push(Note { path: "network=none".into(), why: format!("PrivateNetwork=yes of {}", u.spec.unit) });
+        }
+        if on("PrivateUsers") {
+            container.push(Note { path: "private-users".into(), why: format!("PrivateUsers=yes of {}", u.spec.unit) });
+        }
+    }
     Ok(Plan {
+        container,
         keys: found,
         tmpfiles: tmpfiles_lines,
         units: units.iter().map(|u| u.unit.name.unit.clone()).collect(),
@@ -545,6 +562,9 @@ impl Plan {
         }
         for n in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
+        }
+        for n in &self.container {
+            let _ = writeln!(s, "container {}: {}", n.path, n.why);
         }
         for k in &self.keys {
             let tag = if matches!(k.how, keys::How::New { .. }) { "new-key" } else { "copied" };

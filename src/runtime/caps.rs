@@ -62,7 +62,11 @@ pub fn apply(set: &CapsHashSet) -> Result<()> {
     caps::set(None, CapSet::Effective, &keep).context("setting the effective set")?;
     caps::set(None, CapSet::Permitted, &keep).context("setting the permitted set")?;
     if keep.len() != set.len() {
-        bail!("the runtime lacks capabilities the sandbox asks for: {:?}", set.difference(&have).collect::<Vec<_>>());
+        bail!(
+            "the runtime lacks capabilities the sandbox asks for: {:?} (its unit's CapabilityBoundingSet= is older than \
+             the .sandbox file: sandbox-service update rewrites it)",
+            set.difference(&have).collect::<Vec<_>>()
+        );
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod stdio;
 pub mod supervise;
+pub mod unitseccomp;
 pub mod userns;
 
 use crate::config::{Network, Payload, SandboxConfig};
@@ -101,13 +102,7 @@ pub fn shim_path() -> Result<PathBuf> {
 /// and the name it runs under inside the sandbox.
 fn unit_text(layout: &Layout, cfg: &SandboxConfig, service: &str) -> Result<(String, String)> {
     let name = ServiceName::parse(service)?;
-    let resolved = unitpath::resolve(layout, &name)?;
-    let mut text = std::fs::read_to_string(&resolved.fragment)
-        .with_context(|| format!("reading {}", resolved.fragment.display()))?;
-    for d in &resolved.dropins {
-        text.push('\n');
-        text.push_str(&std::fs::read_to_string(d).with_context(|| format!("reading {}", d.display()))?);
-    }
+    let text = unitpath::resolve(layout, &name)?.text(layout)?;
     let (unit, _) = name.running_as(&cfg.name);
     Ok((unit, text))
 }
@@ -148,6 +143,21 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             );
         }
     }
+    // Under systemd the unit must hold what this configuration needs
+    // (capability bound, namespaces, network): an edit of the .sandbox file
+    // takes `update` to reach it.
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        let unit = layout.unit_dir().join(&cfg.unit);
+        if let Ok(text) = std::fs::read_to_string(&unit) {
+            if let Err(e) = crate::unithardening::check(&cfg, &text) {
+                bail!(
+                    "{} is older than /etc/sandbox-service/{name}.sandbox ({e:#}): run sandbox-service update {name}, \
+                     then start it again",
+                    unit.display()
+                );
+            }
+        }
+    }
     let state = layout.state_dir(name);
     if !state.is_dir() {
         bail!(
@@ -167,10 +177,18 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         ),
     ];
     let mut argv = vec![cstr(SHIM)?, cstr("--name")?, cstr(name)?];
+    let mut unit_binds = Vec::new();
     match &cfg.payload {
         Payload::Services(services) => {
             for s in services {
                 let (unit, text) = unit_text(layout, &cfg, s)?;
+                let instance = ServiceName::parse(s)?.running_as(name).1;
+                let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: name.to_string() };
+                let file = crate::unitfile::UnitFile::parse(&text)?;
+                unit_binds.extend(rootfs::UnitBind::of_unit(&file, &spec).with_context(|| format!("in {unit}"))?);
+                if let Ok(f) = std::fs::read(unitseccomp::state_file(&state, &unit)) {
+                    run_files.push((format!("{unit}.seccomp"), f));
+                }
                 run_files.push((unit.clone(), text.into_bytes()));
                 argv.push(cstr("--unit")?);
                 argv.push(cstr(format!("{}/{unit}", rootfs::RUN_DIR))?);
@@ -233,6 +251,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             run_files,
             userns: base.is_some(),
             tmpfs: cfg.container.tmpfs.clone(),
+            unit_binds,
         },
         cfg,
         confinement,

@@ -59,6 +59,41 @@ pub struct RootSpec {
     /// In a user namespace, some kernel file systems cannot be mounted.
     pub userns: bool,
     pub tmpfs: crate::config::TmpfsSizes,
+    /// The units' BindPaths= and BindReadOnlyPaths=, inside the container.
+    pub unit_binds: Vec<UnitBind>,
+}
+
+/// One of a unit's BindPaths= or BindReadOnlyPaths=: source and
+/// destination as the container sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitBind {
+    pub source: String,
+    pub dest: String,
+    pub read_only: bool,
+    /// `-`: a missing source is passed over.
+    pub optional: bool,
+}
+
+impl UnitBind {
+    /// The binds a unit's settings name (`[-]SRC[:DST[:OPTIONS]]` words).
+    pub fn of_unit(f: &crate::unitfile::UnitFile, spec: &crate::unitfile::Specifiers) -> Result<Vec<UnitBind>> {
+        let mut out = Vec::new();
+        for (key, ro) in [("BindPaths", false), ("BindReadOnlyPaths", true)] {
+            for w in f.get_words("Service", key) {
+                let w = spec.expand(&w)?;
+                let optional = w.starts_with('-');
+                let mut parts = w.trim_start_matches('-').splitn(3, ':');
+                let source = parts.next().unwrap_or_default().to_string();
+                let dest = parts.next().filter(|d| !d.is_empty()).map_or(source.clone(), str::to_string);
+                let read_only = ro || parts.next().is_some_and(|o| o.split(',').any(|x| x == "ro"));
+                if !source.starts_with('/') || !dest.starts_with('/') {
+                    anyhow::bail!("{key}={w}: give absolute paths");
+                }
+                out.push(UnitBind { source, dest, read_only, optional });
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A detached copy of the tree at `p`, made on the host side for the
@@ -291,9 +326,12 @@ fn walk_masks(mut dir: nix::dir::Dir, abs: &mut String, skip: &[String], out: &m
 /// The host's syslog socket (/dev/log, a link to journald's on systemd
 /// hosts), if it has one.
 pub fn host_syslog_socket() -> Option<PathBuf> {
-    let p = fs::canonicalize("/dev/log").ok()?;
-    fs::metadata(&p).ok().filter(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))?;
-    Some(p)
+    // journald's own first: under PrivateDevices= the unit's /dev has no log.
+    ["/run/systemd/journal/dev-log", "/dev/log"].iter().find_map(|p| {
+        let p = fs::canonicalize(p).ok()?;
+        fs::metadata(&p).ok().filter(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))?;
+        Some(p)
+    })
 }
 
 /// Builds the root and pivots into it. Runs in the container's first
@@ -376,6 +414,8 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
     for (name, content) in &spec.run_files {
         let p = run_dir.join(name);
         fs::write(&p, content).with_context(|| format!("writing {}", p.display()))?;
+        // Whatever the unit's UMask=: a service reads these as its own user.
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).with_context(|| format!("chmod {}", p.display()))?;
     }
     let shim = inside(root, SHIM_PATH);
     touch(&shim)?;
@@ -416,6 +456,8 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         mask(root, &inside(root, p))?;
     }
 
+    unit_binds(root, &spec.unit_binds)?;
+
     chdir(root).context("entering the new root")?;
     // pivot_root(".", ".") stacks the old root under the new one; detaching
     // it leaves nothing of the host reachable.
@@ -442,6 +484,39 @@ fn check_mounts() -> Result<()> {
             missing.join(","),
             lacking.len() - 1
         );
+    }
+    Ok(())
+}
+
+/// The units' own binds, from the container's view of their sources (the
+/// host's /dev/log is the container's, bound from the journal), made last
+/// so they see every other mount. A missing destination is made where the
+/// container can hold it (its own /var, /run, /tmp).
+fn unit_binds(root: &Path, binds: &[UnitBind]) -> Result<()> {
+    for b in binds {
+        let (src, dst) = (inside(root, &b.source), inside(root, &b.dest));
+        let Ok(m) = fs::metadata(&src) else {
+            if b.optional {
+                continue;
+            }
+            anyhow::bail!(
+                "BindPaths: {} is not in the sandbox (give it with -p, or mark it optional with -)",
+                b.source
+            );
+        };
+        if fs::symlink_metadata(&dst).is_err() {
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent).with_context(|| format!("making a place for {}", b.dest))?;
+            }
+            if m.is_dir() {
+                mkdir(&dst, 0o755)?;
+            } else {
+                touch(&dst)?;
+            }
+        }
+        bind(&src, &dst, true)?;
+        let ro = if b.read_only { RDONLY } else { 0 };
+        mountapi::set(&dst, ro | NOSUID | NODEV, true)?;
     }
     Ok(())
 }

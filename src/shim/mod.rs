@@ -3,6 +3,7 @@
 //! every process, turns the host's signals into start/stop/reload, and
 //! tells the host side when the service is ready.
 
+pub mod protect;
 pub mod service;
 pub mod spawn;
 
@@ -27,6 +28,8 @@ struct Running {
     env: Vec<(String, String)>,
     /// None for a forking service without PIDFile= or a finished oneshot.
     main: Option<Pid>,
+    /// Its ExecCondition= said no: nothing of it runs.
+    skipped: bool,
 }
 
 pub struct Shim {
@@ -239,8 +242,22 @@ impl Shim {
             vec![]
         };
         let env = spawn::environment(&svc, &id, &extra)?;
-        let mut r = Running { svc, id, env, main: None };
+        let mut r = Running { svc, id, env, main: None, skipped: false };
         let limit = r.svc.timeout_start;
+        for c in r.svc.condition.clone() {
+            let pid = spawn::spawn(&r.svc, &r.id, &r.env, &c)?;
+            match self.wait_for(pid, limit, false)? {
+                Some(WaitStatus::Exited(_, 0)) => {}
+                // 1-254: the condition is not met, and the service is skipped.
+                Some(WaitStatus::Exited(_, n)) if (1..=254).contains(&n) => {
+                    eprintln!("sandbox-service-init: {}: ExecCondition={} exited {n}: skipped", r.svc.unit, c.path);
+                    r.skipped = true;
+                    return Ok(r);
+                }
+                Some(ws) => bail!("{}: ExecCondition={} failed with status {}", r.svc.unit, c.path, code(&ws)),
+                None => bail!("{}: ExecCondition={} timed out", r.svc.unit, c.path),
+            }
+        }
         for c in r.svc.start_pre.clone() {
             self.run_cmd(&r, &c, limit, &[])?;
         }
@@ -427,6 +444,7 @@ impl Shim {
                 }
             }
         }
+        running.retain(|r| !r.skipped);
         self.tell_host("READY=1");
         let all_oneshot_done = running.iter().all(|r| r.svc.kind == Type::Oneshot && !r.svc.remain_after_exit);
         if all_oneshot_done {

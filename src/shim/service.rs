@@ -56,6 +56,8 @@ pub enum Privilege {
 pub struct Service {
     pub unit: String,
     pub kind: Type,
+    /// ExecCondition=: an exit status 1-254 skips the service.
+    pub condition: Vec<Cmd>,
     pub start_pre: Vec<Cmd>,
     pub start: Vec<Cmd>,
     pub start_post: Vec<Cmd>,
@@ -91,7 +93,33 @@ pub struct Service {
     pub dynamic_uid: Option<u32>,
     /// The signal a Type=notify-reload service reloads on.
     pub reload_signal: Option<Signal>,
+    /// The unit's own seccomp filters (runtime::unitseccomp), loaded before
+    /// each command but `+` ones.
+    pub filters: Vec<Vec<u8>>,
+    /// Its file-system hardening, as Landlock rules (protect.rs).
+    pub protect: super::protect::Protect,
+    pub private_tmp: bool,
+    /// IgnoreSIGPIPE= (systemd's default: yes).
+    pub ignore_sigpipe: bool,
+    /// PassEnvironment= and UnsetEnvironment=.
+    pub pass_environment: Vec<String>,
+    pub unset_environment: Vec<String>,
 }
+
+/// Settings a sandbox cannot give, refused at create (and at start) with
+/// the reason, rather than run a service without them.
+pub const REFUSED: &[(&str, &str)] = &[
+    ("RootDirectory", "the sandbox is the service's root; run the service from the host's file system"),
+    ("RootImage", "the sandbox's programs are the host's /usr, not an image's"),
+    ("MountImages", "the sandbox mounts no images"),
+    ("ExtensionImages", "the sandbox mounts no images"),
+    ("ExtensionDirectories", "the sandbox's /usr is the host's, with no extensions"),
+    ("LoadCredential", "systemd's credentials do not reach inside a sandbox"),
+    ("LoadCredentialEncrypted", "systemd's credentials do not reach inside a sandbox"),
+    ("SetCredential", "systemd's credentials do not reach inside a sandbox"),
+    ("SetCredentialEncrypted", "systemd's credentials do not reach inside a sandbox"),
+    ("NetworkNamespacePath", "a sandbox has the host's network or one of its own, not another unit's"),
+];
 
 /// The longest a service may take to stop inside; the host unit allows a
 /// little more, so the shim, not systemd's SIGKILL, ends it.
@@ -266,6 +294,11 @@ impl Service {
                 .map(|v| parse_cmd(&x(v)?).with_context(|| format!("{unit}: {k}=")))
                 .collect()
         };
+        for (key, why) in REFUSED {
+            if f.get("Service", key).is_some_and(|v| !v.is_empty()) {
+                bail!("{unit}: {key}= cannot be honoured in a sandbox: {why}");
+            }
+        }
         let start = cmds("ExecStart")?;
         let kind = match one("Type")?.as_deref() {
             None if start.is_empty() => Type::Oneshot,
@@ -336,6 +369,7 @@ impl Service {
         Ok(Service {
             unit: unit.to_string(),
             kind,
+            condition: cmds("ExecCondition")?,
             start_pre: cmds("ExecStartPre")?,
             start,
             start_post: cmds("ExecStartPost")?,
@@ -377,6 +411,35 @@ impl Service {
             dynamic_uid: None,
             dynamic: one("DynamicUser")?.is_some_and(|v| yes(&v)),
             reload_signal,
+            filters: vec![],
+            protect: {
+                let list = |keys: &[&str]| -> Result<Vec<String>> {
+                    let mut out = Vec::new();
+                    for k in keys {
+                        for w in f.get_words("Service", k) {
+                            out.push(x(w.trim_start_matches(['-', '+']))?);
+                        }
+                    }
+                    Ok(out)
+                };
+                super::protect::Protect {
+                    system: match one("ProtectSystem")?.as_deref() {
+                        None | Some("no") | Some("false") | Some("0") | Some("off") => None,
+                        Some("yes") | Some("true") | Some("1") | Some("on") => Some("yes".into()),
+                        Some(v @ ("full" | "strict")) => Some(v.to_string()),
+                        Some(v) => bail!("{unit}: unknown ProtectSystem={v}"),
+                    },
+                    read_write: list(&["ReadWritePaths", "ReadWriteDirectories"])?,
+                    read_only: list(&["ReadOnlyPaths", "ReadOnlyDirectories"])?,
+                    inaccessible: list(&["InaccessiblePaths", "InaccessibleDirectories"])?,
+                    exec: list(&["ExecPaths"])?,
+                    no_exec: list(&["NoExecPaths"])?,
+                }
+            },
+            private_tmp: one("PrivateTmp")?.is_some_and(|v| yes(&v)),
+            ignore_sigpipe: one("IgnoreSIGPIPE")?.is_none_or(|v| yes(&v)),
+            pass_environment: f.get_words("Service", "PassEnvironment"),
+            unset_environment: f.get_words("Service", "UnsetEnvironment"),
         })
     }
 
@@ -386,6 +449,7 @@ impl Service {
         Ok(Service {
             unit: "command".into(),
             kind: Type::Exec,
+            condition: vec![],
             start_pre: vec![],
             start: vec![Cmd {
                 path,
@@ -417,6 +481,12 @@ impl Service {
             dynamic_uid: None,
             dynamic: false,
             reload_signal: None,
+            filters: vec![],
+            protect: Default::default(),
+            private_tmp: false,
+            ignore_sigpipe: true,
+            pass_environment: vec![],
+            unset_environment: vec![],
         })
     }
 }

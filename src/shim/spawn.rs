@@ -100,6 +100,12 @@ pub fn environment(s: &Service, id: &Identity, extra: &[(String, String)]) -> Re
         env.push(("HOME".into(), id.home.clone()));
         env.push(("SHELL".into(), id.shell.clone()));
     }
+    // PassEnvironment=: what the manager's environment holds, here the shim's.
+    for k in &s.pass_environment {
+        if let Ok(v) = std::env::var(k) {
+            env.push((k.clone(), v));
+        }
+    }
     env.extend(s.environment.iter().cloned());
     for (path, optional) in &s.environment_files {
         match std::fs::read_to_string(path) {
@@ -109,6 +115,8 @@ pub fn environment(s: &Service, id: &Identity, extra: &[(String, String)]) -> Re
         }
     }
     env.extend(extra.iter().cloned());
+    // UnsetEnvironment=: a name drops every assignment of it, NAME=VALUE that one.
+    env.retain(|(k, v)| !s.unset_environment.iter().any(|u| u == k || *u == format!("{k}={v}")));
     Ok(env)
 }
 
@@ -144,6 +152,9 @@ pub fn spawn(s: &Service, id: &Identity, env: &[(String, String)], cmd: &Cmd) ->
     let bounding = if cmd.privilege == Privilege::Full { None } else { s.bounding.clone() };
     let ambient =
         if as_unit && uid.is_some_and(|u| !u.is_root()) { s.ambient.clone() } else { caps::CapsHashSet::new() };
+    let filters = if cmd.privilege == Privilege::Full { Vec::new() } else { s.filters.clone() };
+    let ignore_sigpipe = s.ignore_sigpipe;
+    let mut landlock = if cmd.privilege == Privilege::Full { None } else { super::protect::ruleset(s)? };
     // SAFETY: the shim is single-threaded, so the child may allocate; it
     // only makes credential and capability calls before exec.
     unsafe {
@@ -151,7 +162,19 @@ pub fn spawn(s: &Service, id: &Identity, env: &[(String, String)], cmd: &Cmd) ->
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
             nix::unistd::setsid()?;
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as nix::libc::mode_t));
-            apply_credentials(uid, gid, &groups, bounding.as_ref(), &ambient).map_err(std::io::Error::other)
+            // As systemd starts services: SIGPIPE ignored unless IgnoreSIGPIPE=no.
+            if ignore_sigpipe {
+                nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn)?;
+            }
+            apply_credentials(uid, gid, &groups, bounding.as_ref(), &ambient).map_err(std::io::Error::other)?;
+            if let Some(rs) = landlock.take() {
+                super::protect::enforce(rs).map_err(std::io::Error::other)?;
+            }
+            // Last: nothing the unit forbids is needed before exec.
+            for f in &filters {
+                crate::runtime::seccomp::load(f).map_err(std::io::Error::other)?;
+            }
+            Ok(())
         });
     }
     match c.spawn() {
