@@ -145,5 +145,5 @@ clean:
 # and show what is private in it and why.
 quickstart: install
 	$(call apt_install,nginx)
-	$(BINDIR)/sandbox-service status site1 >/dev/null 2>&1 || $(BINDIR)/sandbox-service create -u nginx -p /var/www site1
+	$(BINDIR)/sandbox-service status site1 >/dev/null 2>&1 || $(BINDIR)/sandbox-service create -u nginx site1
 	$(BINDIR)/sandbox-service status --explain site1

@@ -67,7 +67,7 @@ hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
 say "3/6 execute"
 $BIN -q create g-exec -- /bin/sleep infinity
 systemctl start g-exec.service
-SHIM=$(cat /run/sandbox-service/g-exec.pid)
+SHIM=$(cut -d" " -f1 /run/sandbox-service/g-exec.pid)
 hf execute -n "sandbox-service execute" "$BIN execute g-exec -- /bin/true" -n "nsenter -a" "nsenter -a -t $SHIM /bin/true"
 systemctl stop g-exec.service
 
@@ -76,7 +76,7 @@ rss() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "{\"rss_kib\": %d, \"pss_
 $BIN -q create -u apache2 rss1
 systemctl start apache2@rss1.service
 RUN=$(systemctl show -p MainPID --value apache2@rss1.service)
-SHIM=$(cat /run/sandbox-service/rss1.pid)
+SHIM=$(cut -d" " -f1 /run/sandbox-service/rss1.pid)
 tini -s -- sleep infinity & TINI=$!
 sleep 0.3
 {

@@ -8,7 +8,7 @@ apt-get install -y -q --no-install-recommends "$deb"
 test -x /usr/libexec/sandbox-service/sandbox-service-init
 systemctl cat sandbox-service-logrotate.timer > /dev/null
 man -w sandbox-service > /dev/null
-sandbox-service create -u apache2 -p /var/www web1
+sandbox-service create -u apache2 web1
 grep -q "ExecStart=/usr/bin/sandbox-service run web1" /etc/systemd/system/apache2@web1.service
 echo 'from the installed package' > /var/lib/sandbox-service/web1/tree/var/www/html/index.html
 sandbox-service start web1

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod clone;
 pub mod config;
+pub mod diagnose;
 pub mod envfile;
 pub mod interrupt;
 pub mod label;

@@ -124,3 +124,34 @@ fn apache2_killed_by_a_signal_is_seen_as_such_and_restarted_on_abort() {
     assert_eq!(s.http(80), s.sh_ok("cat /var/lib/sandbox-service/ab1/tree/var/www/html/index.html") + "200");
     s.ok(&["stop", "ab1"]);
 }
+
+#[test]
+fn a_missing_path_is_named_with_the_command_that_adds_it() {
+    let s = Systemd::boot();
+    s.sh_ok("mkdir -p /var/lib/needed && echo needed-content > /var/lib/needed/file");
+    s.ok(&["create", "d1", "--", "/bin/cat", "/var/lib/needed/file"]);
+    s.run(&["systemctl", "start", "d1.service"]);
+    let st = s.wait_for(&format!("{BIN} status d1"), |o| o.contains("hint:"));
+    assert!(
+        st.contains("hint:     /var/lib/needed/file is missing inside but the host has /var/lib/needed: sandbox-service update -p /var/lib/needed d1"),
+        "{st}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&s.ok(&["status", "--json", "d1"])).unwrap();
+    assert_eq!(json["hints"].as_array().map(Vec::len), Some(1), "{json}");
+    // The planner's rules hold for update -p: no secret, no shared directory.
+    let out = s.tool(&["update", "-p", "/etc/shadow", "-p", "/var/lib", "d1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("never cloned") && err.contains("shared directory"), "{err}");
+    // The fix as the hint says it, with nothing deleted.
+    let out = s.ok(&["update", "-p", "/var/lib/needed", "d1"]);
+    assert!(out.contains("added /var/lib/needed to sandbox d1"), "{out}");
+    s.sh_ok("systemctl start d1.service");
+    let j = s.wait_for("journalctl -u d1 -o cat -q --no-pager", |j| j.contains("needed-content"));
+    assert!(j.contains("needed-content"), "{j}");
+    let st = s.ok(&["status", "--json", "d1"]);
+    assert!(st.contains("\"/var/lib/needed\""), "the manifest records it: {st}");
+    // Once there, it is not added twice.
+    let out = s.tool(&["update", "-p", "/var/lib/needed", "d1"]);
+    assert!(stderr(&out).contains("has it already"), "{}", stderr(&out));
+}

@@ -24,6 +24,11 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
             return Err(e.context(format!("see journalctl -u {}", cfg.unit)));
         }
         eprintln!("{log}");
+        if let Ok(m) = crate::manifest::Manifest::load(&layout.state_dir(&cfg.name).join(crate::layout::MANIFEST)) {
+            for h in crate::diagnose::hints(layout, &cfg.name, &m.plan, &crate::diagnose::journal(&cfg.unit, 50)) {
+                eprintln!("hint: {h}");
+            }
+        }
         return Err(e.context(format!("the log lines above are the last of journalctl -u {}", cfg.unit)));
     }
     if !quiet {

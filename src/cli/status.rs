@@ -56,8 +56,16 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         }
         _ => None,
     };
+    // A unit that is not up may have said why in its log.
+    let hints = match &state {
+        Some(st) if !crate::systemd::is_running(st) && layout.is_live() => {
+            crate::diagnose::hints(layout, &c.name, &manifest.plan, &crate::diagnose::journal(&c.unit, 200))
+        }
+        _ => Vec::new(),
+    };
     if a.json {
         let mut v = summary(&c);
+        v["hints"] = json!(hints);
         v["config"] = json!(path);
         v["state_dir"] = json!(state_dir);
         v["tree"] = json!(state_dir.join(TREE));
@@ -102,6 +110,9 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     );
     if let Some(src) = &manifest.cloned_from {
         println!("cloned from: {src}");
+    }
+    for h in &hints {
+        println!("hint:     {h}");
     }
     if a.explain {
         print!("{}", super::explain(layout, &manifest.plan));

@@ -532,6 +532,33 @@ pub fn build(
     })
 }
 
+/// The private paths `extra` adds to `plan`, under the rules `build`
+/// uses (no secret, no shared directory, nothing outside /etc and /var),
+/// each with `why`; what the plan covers already gives nothing. The
+/// notes say what was not added and why.
+pub fn extend(layout: &Layout, plan: &Plan, extra: &[String], why: &str) -> Result<(Vec<PrivatePath>, Vec<Note>)> {
+    let mut b = Builder {
+        layout,
+        private: plan.private.iter().map(|p| (p.path.clone(), p.clone())).collect(),
+        skipped: BTreeMap::new(),
+        shared_reason: plan.shared.iter().map(|n| (n.path.clone(), n.why.clone())).collect(),
+        instance_paths: Vec::new(),
+    };
+    for p in extra {
+        if !p.starts_with('/') {
+            bail!("{p}: give an absolute path");
+        }
+        let canon = b.canonical(p.trim_end_matches('/'))?;
+        if b.covered(&canon) || b.private.contains_key(&canon) {
+            b.skip(&canon, format!("{why}, but the sandbox has it already"));
+            continue;
+        }
+        b.add_named(p, why.to_string(), true)?;
+    }
+    let added = b.private.into_values().filter(|p| !plan.private.iter().any(|q| q.path == p.path)).collect();
+    Ok((added, b.skipped.into_iter().map(|(path, why)| Note { path, why }).collect()))
+}
+
 impl Plan {
     /// The human explanation `--explain` prints: one line a path (the
     /// container's mount rules follow it, from runtime::rootfs::explain).

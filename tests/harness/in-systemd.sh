@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 setsid sh "$here/start.sh" "$share" > "$log" 2>&1 &
 unshare_pid=$!
 pid=""
-trap 'kill -9 "${pid:-0}" 2>/dev/null; wait "$unshare_pid" 2>/dev/null; sh "$here/cleanup.sh" "$share/harness-$unshare_pid.cgroups"' EXIT
+trap 'kill -9 "${pid:-0}" 2>/dev/null; wait "$unshare_pid" 2>/dev/null || true; sh "$here/cleanup.sh" "$share/harness-$unshare_pid.cgroups"' EXIT
 for _ in $(seq 300); do
     # start.sh execs unshare; its forked child is PID 1 inside.
     [ "$(cat "/proc/$unshare_pid/comm" 2>/dev/null)" = unshare ] &&
