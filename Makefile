@@ -21,7 +21,8 @@ TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base
             $(SERVICE_DEPS)
 # The daemons of the service matrix (tests/service_matrix.rs) and their clients.
 SERVICE_DEPS = redis-server redis-tools mariadb-server mariadb-client postgresql haproxy php8.2-fpm dovecot-imapd vsftpd \
-            memcached socat netcat-openbsd libfcgi-bin
+            memcached socat netcat-openbsd libfcgi-bin openssh-server tor postfix bind9 bind9-dnsutils unbound dnsmasq \
+            lighttpd squid
 
 .PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm deb
 

@@ -22,6 +22,9 @@ pub struct SandboxConfig {
     /// The host unit that runs the sandbox, e.g. `apache2@web1.service`.
     pub unit: String,
     pub payload: Payload,
+    /// Services among `payload`'s that the first ones pull in (tor's
+    /// tor@default.service): run with them, not named for.
+    pub pulled: Vec<String>,
     /// Packages whose /etc and /var files were cloned.
     pub packages: Vec<String>,
     pub security: Security,
@@ -146,7 +149,7 @@ impl Container {
 }
 
 const KEYS: &[(&str, &[&str])] = &[
-    ("sandbox", &["name", "unit", "services", "command", "packages", "created"]),
+    ("sandbox", &["name", "unit", "services", "pulled", "command", "packages", "created"]),
     ("security", &["mode", "label", "context"]),
     (
         "container",
@@ -178,7 +181,7 @@ impl SandboxConfig {
         };
         format!(
             "# Sandbox {name}, made by sandbox-service; keys: sandbox-service.sandbox(5).\n\
-             [sandbox]\nname={name}\nunit={unit}\nservices={services}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
+             [sandbox]\nname={name}\nunit={unit}\nservices={services}\npulled={pulled}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
              tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\n\
@@ -199,6 +202,7 @@ impl SandboxConfig {
             tasks = self.container.tasks.as_deref().unwrap_or(""),
             name = self.name,
             unit = self.unit,
+            pulled = self.pulled.join(" "),
             packages = self.packages.join(" "),
             created = self.created,
             mode = self.security.mode(),
@@ -249,6 +253,10 @@ impl SandboxConfig {
             (m @ ("dynamic" | "static"), None) => bail!("mode={m} needs a label="),
             (m, _) => bail!("bad mode '{m}': use dynamic, static or inherit"),
         };
+        let pulled: Vec<String> = get("sandbox", "pulled").split_whitespace().map(str::to_string).collect();
+        if let Some(p) = pulled.iter().find(|p| !matches!(&payload, Payload::Services(s) if s.contains(p))) {
+            bail!("pulled={p} is not among services=");
+        }
         let unit = get("sandbox", "unit");
         if !unit.ends_with(".service") {
             bail!("unit= must name a .service unit");
@@ -284,6 +292,7 @@ impl SandboxConfig {
         container.validate()?;
         Ok(SandboxConfig {
             container,
+            pulled,
             name,
             unit,
             payload,
@@ -299,10 +308,11 @@ impl SandboxConfig {
         Self::parse(&text).with_context(|| format!("in {} (see sandbox-service.sandbox(5))", path.display()))
     }
 
-    /// The single service this sandbox runs, for `SVC-sandboxes.target`.
+    /// The single service this sandbox runs (what it pulls in aside), for
+    /// `SVC-sandboxes.target`, its unit's name and the settings it inherits.
     pub fn single_service(&self) -> Option<&str> {
         match &self.payload {
-            Payload::Services(s) if s.len() == 1 => Some(s[0].as_str()),
+            Payload::Services(s) if s.len() == 1 + self.pulled.len() => Some(s[0].as_str()),
             _ => None,
         }
     }
@@ -347,6 +357,7 @@ mod tests {
             name: "web1".into(),
             unit: "apache2@web1.service".into(),
             payload: Payload::Services(vec!["apache2.service".into()]),
+            pulled: vec![],
             packages: vec!["apache2".into(), "apache2-bin".into()],
             security: Security::Dynamic,
             label: Some(McsLabel::new(3, 400).unwrap()),

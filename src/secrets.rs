@@ -21,8 +21,19 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("/var/lib/sandbox-service", "the state of every sandbox"),
 ];
 
+/// Secret directories that are also a service's configuration: only the
+/// files named with the prefix are secrets (with what they hold). Masked
+/// whole like the rest in every sandbox, but a sandbox of the package that
+/// owns one gets it private: its other files copied, keys of its own in
+/// place of the host's (`plan::keys`).
+pub const KEY_DIRS: &[(&str, &str, &str)] = &[("/etc/ssh", "ssh_host_", "ssh host keys")];
+
 /// What `path` holds, if it is (beneath) a secret.
 pub fn secret(path: &str) -> Option<&'static str> {
+    if let Some((_, _, why)) = KEY_DIRS.iter().find(|(d, _, _)| is_under(path, d)) {
+        let (dir, name) = path.rsplit_once('/')?;
+        return KEY_DIRS.iter().any(|(d, pre, _)| *d == dir && name.starts_with(pre)).then_some(*why);
+    }
     SECRETS.iter().find(|(s, _)| is_under(path, s)).map(|(_, why)| *why)
 }
 
@@ -35,5 +46,10 @@ mod tests {
         assert_eq!(secret("/etc/ssh/ssh_host_rsa_key"), Some("ssh host keys"));
         assert_eq!(secret("/etc/shadow"), Some("password hashes"));
         assert_eq!(secret("/etc/shadowy"), None);
+        assert_eq!(secret("/etc/ssh/ssh_host_rsa_key.pub"), Some("ssh host keys"));
+        assert_eq!(secret("/etc/ssh"), None, "sshd's configuration may be private to its sandbox");
+        assert_eq!(secret("/etc/ssh/sshd_config"), None);
+        assert_eq!(secret("/etc/ssh/sshd_config.d/ssh_host_x"), None);
+        assert!(SECRETS.iter().any(|(p, _)| *p == "/etc/ssh"), "masked whole in every other sandbox");
     }
 }

@@ -93,6 +93,21 @@ impl UnitFile {
         self.entries.iter().filter(|e| e.section == section && e.key == key).map(|e| e.value.as_str()).collect()
     }
 
+    /// The unit's `Condition*=` (or, with `prefix` "Assert", `Assert*=`)
+    /// assignments as `Key=value`, in order; an empty one resets them all,
+    /// as systemd.unit(5) says.
+    pub fn conditions(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in self.entries.iter().filter(|e| e.section == "Unit" && e.key.starts_with(prefix)) {
+            if e.value.is_empty() {
+                out.clear();
+            } else {
+                out.push(format!("{}={}", e.key, e.value));
+            }
+        }
+        out
+    }
+
     /// The words of a space-separated list setting such as `StateDirectory=`.
     pub fn get_words(&self, section: &str, key: &str) -> Vec<String> {
         self.get_all(section, key).iter().flat_map(|v| v.split_whitespace().map(str::to_string)).collect()

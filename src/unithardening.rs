@@ -156,6 +156,7 @@ mod tests {
             name: "w1".into(),
             unit: "apache2@w1.service".into(),
             payload: Payload::Services(vec!["apache2.service".into()]),
+            pulled: vec![],
             packages: vec![],
             security: Security::Inherit,
             label: None,

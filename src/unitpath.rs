@@ -108,6 +108,33 @@ impl ResolvedUnit {
     }
 }
 
+/// The services `unit` pulls in when it is started: its Wants=,
+/// Requires=, BindsTo= and Upholds=, and the links in its .wants/ and
+/// .requires/ directories along the search path, generators' included
+/// (tor's generator makes tor.service.wants/tor@default.service).
+pub fn pulled_services(layout: &Layout, unit: &ResolvedUnit) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in ["Wants", "Requires", "BindsTo", "Upholds"] {
+        out.extend(unit.file.get_words("Unit", key));
+    }
+    let mut names = vec![unit.name.unit.clone()];
+    names.extend(unit.name.template_unit().filter(|t| *t != unit.name.unit));
+    for n in &names {
+        for dir in SEARCH_PATH {
+            for kind in ["wants", "requires"] {
+                let Ok(rd) = std::fs::read_dir(layout.host(Path::new(dir).join(format!("{n}.{kind}")))) else {
+                    continue;
+                };
+                out.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+            }
+        }
+    }
+    out.retain(|d| d.ends_with(".service"));
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Whether a unit file for `unit` exists anywhere on the search path.
 pub fn exists(layout: &Layout, unit: &str) -> bool {
     SEARCH_PATH.iter().any(|d| std::fs::symlink_metadata(layout.host(Path::new(d).join(unit))).is_ok())

@@ -10,9 +10,11 @@ const SANDBOXES_TARGET: &str = include_str!("../templates/sandboxes.target");
 /// The host unit of a sandbox: `SVC@NAME.service` for one service, so the
 /// package's own `SVC@.service` still serves its other instances;
 /// `NAME.service` for several services or a command.
-pub fn unit_name(name: &str, payload: &Payload) -> Result<String> {
+pub fn unit_name(name: &str, payload: &Payload, pulled: &[String]) -> Result<String> {
     Ok(match payload {
-        Payload::Services(s) if s.len() == 1 => format!("{}@{name}.service", ServiceName::parse(&s[0])?.prefix),
+        Payload::Services(s) if s.len() == 1 + pulled.len() => {
+            format!("{}@{name}.service", ServiceName::parse(&s[0])?.prefix)
+        }
         _ => format!("{name}.service"),
     })
 }
@@ -156,8 +158,9 @@ mod tests {
     fn cfg(payload: Payload) -> SandboxConfig {
         SandboxConfig {
             name: "web1".into(),
-            unit: unit_name("web1", &payload).unwrap(),
+            unit: unit_name("web1", &payload, &[]).unwrap(),
             payload,
+            pulled: vec![],
             packages: vec![],
             security: Security::Dynamic,
             label: Some(McsLabel::new(1, 2).unwrap()),
@@ -209,6 +212,6 @@ mod tests {
         assert_eq!(u.get("Unit", "PartOf"), None);
         assert_eq!(u.get("Service", "ExecStart"), Some("\"/x y/bin\" run web1"));
         assert_eq!(cfg(Payload::Command(vec!["/bin/true".into()])).unit, "web1.service");
-        assert_eq!(unit_name("w", &Payload::Services(vec!["nginx@.service".into()])).unwrap(), "nginx@w.service");
+        assert_eq!(unit_name("w", &Payload::Services(vec!["nginx@.service".into()]), &[]).unwrap(), "nginx@w.service");
     }
 }

@@ -17,6 +17,8 @@ struct Daemon {
     ask: &'static str,
     /// What the answer holds.
     want: &'static str,
+    /// More to check of the running sandbox (named "box").
+    also: Option<fn(&Systemd)>,
 }
 
 /// Asks until the answer comes (a daemon may be up before it answers:
@@ -64,6 +66,9 @@ fn sandboxed_untouched(d: Daemon) {
         let text = answers(&s, &d, &via);
         assert!(text.contains(d.want), "{unit}, {step}, does not answer: {text}\n{}", s.journal(&unit));
     }
+    if let Some(f) = d.also {
+        f(&s);
+    }
     s.sh_ok(&format!("systemctl stop {unit}"));
     assert_eq!(s.prop(&unit, "ActiveState"), "inactive");
     nothing_left(&s, &d, &unit);
@@ -76,6 +81,7 @@ fn apache2() {
         process: "apache2",
         ask: "curl -s -o /dev/null -w 'HTTP %{http_code}' http://127.0.0.1/",
         want: "HTTP 200",
+        also: None,
     });
 }
 
@@ -86,12 +92,19 @@ fn nginx() {
         process: "nginx",
         ask: "curl -s -o /dev/null -w 'HTTP %{http_code}' http://127.0.0.1/",
         want: "HTTP 200",
+        also: None,
     });
 }
 
 #[test]
 fn redis_server() {
-    sandboxed_untouched(Daemon { unit: "redis-server", process: "redis-server", ask: "redis-cli ping", want: "PONG" });
+    sandboxed_untouched(Daemon {
+        unit: "redis-server",
+        process: "redis-server",
+        ask: "redis-cli ping",
+        want: "PONG",
+        also: None,
+    });
 }
 
 #[test]
@@ -102,6 +115,7 @@ fn mariadb_server() {
         // SQL over its unix socket (in the sandbox's own /run), as root.
         ask: "{x} mariadb -N -e 'select 6*7'",
         want: "42",
+        also: None,
     });
 }
 
@@ -112,6 +126,7 @@ fn postgresql() {
         process: "postgres",
         ask: "{x} setpriv --reuid postgres --regid postgres --init-groups psql -Atc 'select 6*7'",
         want: "42",
+        also: None,
     });
 }
 
@@ -122,6 +137,7 @@ fn haproxy() {
         process: "haproxy",
         ask: "echo 'show info' | {x} socat - /run/haproxy/admin.sock",
         want: "Name: HAProxy",
+        also: None,
     });
 }
 
@@ -134,6 +150,7 @@ fn php_fpm() {
         ask: "{x} env SCRIPT_FILENAME=/nowhere.php SCRIPT_NAME=/nowhere.php REQUEST_METHOD=GET \
               cgi-fcgi -bind -connect /run/php/php8.2-fpm.sock",
         want: "Primary script unknown",
+        also: None,
     });
 }
 
@@ -144,6 +161,7 @@ fn dovecot_imapd() {
         process: "dovecot",
         ask: "(sleep 1; printf 'a LOGOUT\\r\\n') | timeout 5 nc -q2 127.0.0.1 143",
         want: "Dovecot (Debian) ready",
+        also: None,
     });
 }
 
@@ -154,6 +172,115 @@ fn vsftpd() {
         process: "vsftpd",
         ask: "printf 'QUIT\\r\\n' | timeout 5 nc -q2 127.0.0.1 21",
         want: "220 (vsFTPd",
+        also: None,
+    });
+}
+
+#[test]
+fn openssh_server_with_host_keys_of_its_own() {
+    sandboxed_untouched(Daemon {
+        unit: "ssh",
+        process: "sshd",
+        ask: "timeout 5 nc -q1 127.0.0.1 22 </dev/null",
+        want: "SSH-2.0-OpenSSH",
+        also: Some(|s| {
+            // What the sandbox's sshd shows the world is not the host's key.
+            let shown = s.sh_ok("ssh-keyscan -t ed25519 127.0.0.1 2>/dev/null | cut -d' ' -f3");
+            let host = s.sh_ok("cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub");
+            assert!(!shown.trim().is_empty() && shown.trim() != host.trim(), "the sandbox shows the host's key");
+            let own = s.sh_ok(&format!("cut -d' ' -f2 {}", tree("box", "/etc/ssh/ssh_host_ed25519_key.pub")));
+            assert_eq!(shown.trim(), own.trim(), "the key shown is not the sandbox's own");
+            let mode = s.sh_ok(&format!("stat -c %a {}", tree("box", "/etc/ssh/ssh_host_ed25519_key")));
+            assert_eq!(mode.trim(), "600");
+            // Every other sandbox has the host's /etc/ssh masked.
+            s.ok(&["create", "-u", "redis-server", "other"]);
+            let seen = s.sh(&format!("{BIN} execute other -- ls -A /etc/ssh"));
+            assert!(stdout(&seen).trim().is_empty(), "another sandbox sees {}", stdout(&seen));
+        }),
+    });
+}
+
+#[test]
+fn tor_and_the_instance_its_generator_pulls() {
+    // tor.service is a oneshot whose generator adds tor@default.service.
+    sandboxed_untouched(Daemon {
+        unit: "tor",
+        process: "tor",
+        ask: "timeout 5 nc -zv 127.0.0.1 9050",
+        want: "succeeded",
+        also: Some(|s| {
+            let cfg = s.sh_ok("cat /etc/sandbox-service/box.sandbox");
+            assert!(cfg.contains("pulled=tor@default.service"), "{cfg}");
+        }),
+    });
+}
+
+#[test]
+fn postfix_and_its_instance() {
+    sandboxed_untouched(Daemon {
+        unit: "postfix",
+        process: "master",
+        ask: "(sleep 1; printf 'QUIT\\r\\n') | timeout 5 nc -q2 127.0.0.1 25",
+        want: "ESMTP Postfix",
+        also: None,
+    });
+}
+
+#[test]
+fn bind9_named() {
+    sandboxed_untouched(Daemon {
+        unit: "named",
+        process: "named",
+        ask: "dig +short +time=2 +tries=1 @127.0.0.1 localhost",
+        want: "127.0.0.1",
+        also: None,
+    });
+}
+
+#[test]
+fn unbound_with_a_helper_unit_whose_condition_fails() {
+    sandboxed_untouched(Daemon {
+        unit: "unbound",
+        process: "unbound",
+        ask: "dig +short +time=2 +tries=1 @127.0.0.1 localhost",
+        want: "127.0.0.1",
+        also: Some(|s| {
+            let j = s.journal("unbound@box.service");
+            assert!(j.contains("unbound-resolvconf.service: ConditionFileIsExecutable=/sbin/resolvconf failed"), "{j}");
+        }),
+    });
+}
+
+#[test]
+fn dnsmasq() {
+    sandboxed_untouched(Daemon {
+        unit: "dnsmasq",
+        process: "dnsmasq",
+        ask: "dig +short +time=2 +tries=1 @127.0.0.1 localhost",
+        want: "127.0.0.1",
+        also: None,
+    });
+}
+
+#[test]
+fn lighttpd() {
+    sandboxed_untouched(Daemon {
+        unit: "lighttpd",
+        process: "lighttpd",
+        ask: "curl -s -o /dev/null -w 'HTTP %{http_code}' http://127.0.0.1/",
+        want: "HTTP 200",
+        also: None,
+    });
+}
+
+#[test]
+fn squid() {
+    sandboxed_untouched(Daemon {
+        unit: "squid",
+        process: "squid",
+        ask: "curl -sI http://127.0.0.1:3128/",
+        want: "Server: squid",
+        also: None,
     });
 }
 

@@ -1,7 +1,7 @@
 //! sandbox-service-init: PID 1 of a sandbox, started by `sandbox-service
 //! run`. See sandbox-service-init(8).
 //!
-//! Usage: sandbox-service-init --name NAME [--tmpfiles FILE] [--unit FILE]... [-- COMMAND ARGS...]
+//! Usage: sandbox-service-init --name NAME [--tmpfiles FILE] [--unit FILE]... [--pulled FILE]... [-- COMMAND ARGS...]
 
 use anyhow::{bail, Context, Result};
 use sandbox_service::shim::service::{Service, Type};
@@ -24,7 +24,8 @@ fn real_main() -> Result<i32> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next(),
-            "--unit" => units.push(args.next().context("--unit needs a file")?),
+            "--unit" => units.push((args.next().context("--unit needs a file")?, false)),
+            "--pulled" => units.push((args.next().context("--pulled needs a file")?, true)),
             "--tmpfiles" => tmpfiles = Some(args.next().context("--tmpfiles needs a file")?),
             "--" => command.extend(args.by_ref()),
             other => bail!("unknown argument '{other}'"),
@@ -35,7 +36,7 @@ fn real_main() -> Result<i32> {
         bail!("must run as PID 1 of a sandbox (started by sandbox-service run)");
     }
     let mut services = Vec::new();
-    for path in &units {
+    for (path, pulled) in &units {
         let unit =
             std::path::Path::new(path).file_name().and_then(|f| f.to_str()).context("bad unit path")?.to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
@@ -43,6 +44,7 @@ fn real_main() -> Result<i32> {
             unit.split_once('@').map(|(_, r)| r.trim_end_matches(".service").to_string()).unwrap_or_default();
         let spec = Specifiers { unit: unit.clone(), instance, hostname: name.clone() };
         let mut svc = Service::from_unit(&unit, &text, &spec)?;
+        svc.pulled = *pulled;
         // The unit's own seccomp restrictions, compiled at create.
         if let Ok(b) = std::fs::read(format!("{path}.seccomp")) {
             svc.filters = sandbox_service::runtime::unitseccomp::decode(&b)?;
@@ -52,6 +54,7 @@ fn real_main() -> Result<i32> {
     if !command.is_empty() {
         services.push(Service::from_command(&command)?);
     }
+    let services = sandbox_service::shim::service::start_order(services);
     if services.is_empty() {
         bail!("nothing to run: give --unit or a command");
     }

@@ -39,7 +39,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let src = config::load_named(layout, &a.source)?;
     // Held for the copy: the source cannot start while it is read.
     let _stopped = sandbox::hold_stopped(layout, &src, "copied")?;
-    let unit = units::unit_name(&a.dest, &src.payload)?;
+    let unit = units::unit_name(&a.dest, &src.payload, &src.pulled)?;
     sandbox::check_unused(layout, &a.dest, &unit)?;
     let configs = config::load_all(layout)?;
     let label = sandbox::choose_label(&security, &configs)?;
@@ -73,7 +73,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     let old = Manifest::load(&src_state.join(MANIFEST))?;
     // Its own keys: a clone never shares one with its source.
-    for k in old.plan.keys.iter().filter(|k| matches!(k.how, crate::plan::keys::How::New { .. })) {
+    for k in old.plan.keys.iter().filter(|k| k.how.is_new()) {
         crate::plan::keys::make(layout, k, &built.join(TREE), &cfg.name, cfg.container.private_users)?;
     }
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;

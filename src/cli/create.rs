@@ -125,8 +125,14 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             Payload::Command(a.command.clone())
         }
     };
-    let unit = units::unit_name(&a.name, &payload)?;
+    let mut payload = payload;
     let plan = make_plan(layout, &a, &payload)?;
+    // The services the units pull in run with them, after them.
+    let pulled: Vec<String> = plan.pulled.iter().map(|n| n.path.clone()).collect();
+    if let Payload::Services(s) = &mut payload {
+        s.extend(pulled.iter().cloned());
+    }
+    let unit = units::unit_name(&a.name, &payload, &pulled)?;
     // What the units ask of the container, unless the command line said.
     let mut private_users = a.container.private_users;
     for n in &plan.container {
@@ -163,6 +169,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         name: a.name.clone(),
         unit,
         payload,
+        pulled,
         packages: plan.packages.iter().map(|p| p.name.clone()).collect(),
         security,
         label,
@@ -221,20 +228,46 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
     for s in &services {
         resolved.push(unitpath::resolve(layout, &ServiceName::parse(s)?)?);
     }
-    let inputs: Vec<UnitInput> = resolved
-        .iter()
-        .map(|u| {
-            let (unit, instance) = u.name.running_as(&a.name);
-            UnitInput { unit: u, spec: Specifiers { unit, instance, hostname: a.name.clone() } }
-        })
-        .collect();
+    let dbs = Databases::open(layout)?;
+    let primary: Vec<UnitInput> = resolved.iter().map(|u| input(u, &a.name)).collect();
+    let packages = plan::resolve_packages(&dbs, &primary, &a.packages, a.no_package)?;
+    drop(primary);
+    // What starting the units starts too: the services they pull in that
+    // the same packages own (a package's "master" unit and its instances).
+    let ours: std::collections::BTreeSet<String> = packages.iter().map(|(p, _)| p.name.clone()).collect();
+    let mut pulled = Vec::new();
+    let mut i = 0;
+    while i < resolved.len() {
+        for dep in unitpath::pulled_services(layout, &resolved[i]) {
+            if resolved.iter().any(|r| r.name.unit == dep) {
+                continue;
+            }
+            let Ok(r) = ServiceName::parse(&dep).and_then(|n| unitpath::resolve(layout, &n)) else { continue };
+            let owners = plan::unit_owners(&dbs, &r)?;
+            if let Some(pkg) = owners.iter().map(|o| &o.name).find(|o| ours.contains(*o)) {
+                pulled.push(plan::Note {
+                    path: dep.clone(),
+                    why: format!("pulled in by {}, of package {pkg} too", resolved[i].name.unit),
+                });
+                resolved.push(r);
+            }
+        }
+        i += 1;
+    }
+    let inputs: Vec<UnitInput> = resolved.iter().map(|u| input(u, &a.name)).collect();
     // What the shim will make of each unit, said now rather than at start.
     for i in &inputs {
         crate::shim::service::Service::from_unit(&i.spec.unit, &i.unit.text(layout)?, &i.spec)?;
     }
-    let dbs = Databases::open(layout)?;
-    let packages = plan::resolve_packages(&dbs, &inputs, &a.packages, a.no_package)?;
-    plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)
+    let mut plan = plan::build(layout, Some(&dbs), &inputs, &packages, &a.private)?;
+    plan.pulled = pulled;
+    Ok(plan)
+}
+
+/// A unit as sandbox `name` runs it, with its specifiers.
+fn input<'a>(u: &'a unitpath::ResolvedUnit, name: &str) -> UnitInput<'a> {
+    let (unit, instance) = u.name.running_as(name);
+    UnitInput { unit: u, spec: Specifiers { unit, instance, hostname: name.to_string() } }
 }
 
 /// Copies every private path of `plan` from the tree into `tree`, once it

@@ -40,6 +40,21 @@ pub enum How {
     Copy {
         why: String,
     },
+    /// A new ssh host key (`ssh-keygen -t kind -b bits`) and its `.pub`;
+    /// `dropped_cert` when the host's had a CA's certificate, which no new
+    /// key matches.
+    Ssh {
+        kind: String,
+        bits: u32,
+        dropped_cert: bool,
+    },
+}
+
+impl How {
+    /// Made anew for each sandbox (so made again by clone), not copied.
+    pub fn is_new(&self) -> bool {
+        !matches!(self, How::Copy { .. })
+    }
 }
 
 impl KeyPlan {
@@ -67,6 +82,18 @@ impl KeyPlan {
                 },
             ),
             How::Copy { why } => format!("{whose}: copied into the sandbox, {why}"),
+            How::Ssh { kind, bits, dropped_cert } => format!(
+                "{} ({}) is the host's: the sandbox gets a new {} {bits}-bit host key and its .pub, made at create: \
+                 sandboxes never share a key{}",
+                self.path,
+                secret(&self.target).unwrap_or("a secret"),
+                kind.to_uppercase(),
+                if *dropped_cert {
+                    "; the host's certificate for it is not carried over (sign the new key with your CA)"
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }
@@ -130,10 +157,53 @@ fn places(layout: &Layout, private: &[PrivatePath]) -> Vec<(String, String)> {
     out
 }
 
+/// The host keys in the key directories (`secrets::KEY_DIRS`) the sandbox
+/// has private: sshd's ssh_host_*_key, each with its kind and size as
+/// `ssh-keygen -l` reads them.
+fn ssh_host_keys(layout: &Layout, private: &[PrivatePath]) -> Vec<KeyPlan> {
+    let mut out = Vec::new();
+    for (dir, prefix, _) in crate::secrets::KEY_DIRS {
+        let mine = private.iter().any(|p| matches!(p.kind, Kind::Dir) && crate::rootpath::is_under(dir, &p.path));
+        if !mine {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(layout.host(dir)) else { continue };
+        let mut names: Vec<String> = rd.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+        names.sort();
+        for n in names.iter().filter(|n| n.starts_with(prefix) && !n.ends_with(".pub")) {
+            let host = layout.host(format!("{dir}/{n}"));
+            if !std::fs::symlink_metadata(&host).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            // "3072 SHA256:... root@host (RSA)"
+            let Some(line) = std::process::Command::new("ssh-keygen")
+                .arg("-l")
+                .arg("-f")
+                .arg(&host)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            else {
+                continue;
+            };
+            let bits = line.split_whitespace().next().and_then(|b| b.parse().ok()).unwrap_or(0);
+            let kind = line.rsplit_once('(').map(|(_, k)| k.trim_end().trim_end_matches(')').to_lowercase());
+            let Some(kind) = kind.filter(|k| ["rsa", "ecdsa", "ed25519", "dsa"].contains(&k.as_str())) else {
+                continue;
+            };
+            let path = format!("{dir}/{n}");
+            let dropped_cert = names.iter().any(|c| *c == format!("{n}-cert.pub"));
+            out.push(KeyPlan { target: path.clone(), path, certs: vec![], how: How::Ssh { kind, bits, dropped_cert } });
+        }
+    }
+    out
+}
+
 /// What to do for each of the service's keys among the host's secrets.
 pub fn find(layout: &Layout, private: &[PrivatePath]) -> Vec<KeyPlan> {
     let all = places(layout, private);
-    let mut out: Vec<KeyPlan> = Vec::new();
+    let mut out: Vec<KeyPlan> = ssh_host_keys(layout, private);
     for (path, target) in all.iter().filter(|(_, t)| secret(t).is_some()) {
         if out.iter().any(|k| k.path == *path) {
             continue;
@@ -230,6 +300,21 @@ pub fn make(layout: &Layout, k: &KeyPlan, tree: &Path, hostname: &str, shift: Op
     let meta = std::fs::metadata(&src).with_context(|| format!("reading {}", src.display()))?;
     let _ = std::fs::remove_file(&dst);
     match &k.how {
+        How::Ssh { kind, bits, .. } => {
+            let pubkey = std::path::PathBuf::from(format!("{}.pub", dst.display()));
+            let _ = std::fs::remove_file(&pubkey);
+            let mut cmd = std::process::Command::new("ssh-keygen");
+            cmd.args(["-q", "-N", "", "-t", kind, "-C", &format!("root@{hostname}"), "-f"]).arg(&dst);
+            if kind != "ed25519" && *bits > 0 {
+                cmd.args(["-b", &bits.to_string()]);
+            }
+            let st = cmd.output().context("running ssh-keygen (from openssh-client)")?;
+            if !st.status.success() {
+                bail!("ssh-keygen for {}: {}", k.path, String::from_utf8_lossy(&st.stderr).trim());
+            }
+            std::os::unix::fs::chown(&pubkey, Some(shift.unwrap_or(0)), Some(shift.unwrap_or(0)))?;
+            std::fs::set_permissions(&pubkey, std::fs::Permissions::from_mode(0o644))?;
+        }
         How::Copy { .. } => {
             std::fs::copy(&src, &dst).with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
         }

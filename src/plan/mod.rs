@@ -92,6 +92,10 @@ pub struct Plan {
     /// sandbox gets instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<keys::KeyPlan>,
+    /// The services the named units pull in that are the same packages,
+    /// run with them (tor's tor@default.service), each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled: Vec<Note>,
     /// Container settings its units ask for (`network=none` for a unit with
     /// PrivateNetwork=yes), each with why; `create` applies them unless told
     /// otherwise.
@@ -123,6 +127,15 @@ pub struct UnitInput<'a> {
     pub spec: Specifiers,
 }
 
+/// The packages that own `u`'s unit file (by any spelling of its path).
+pub fn unit_owners(dbs: &Databases, u: &ResolvedUnit) -> Result<Vec<PackageInfo>> {
+    let mut spellings = rootpath::usr_aliases(&u.real_fragment.to_string_lossy());
+    spellings.extend(rootpath::usr_aliases(&u.fragment.to_string_lossy()));
+    spellings.sort();
+    spellings.dedup();
+    dbs.owners(&spellings)
+}
+
 /// The packages whose payload a sandbox gets: each unit's owner with the
 /// other packages of its source, plus the `-P` packages as named.
 /// `unpackaged_ok`: a unit owned by no package is the admin's own (its
@@ -140,11 +153,7 @@ pub fn resolve_packages(
         }
     };
     for u in units {
-        let mut spellings = rootpath::usr_aliases(&u.unit.real_fragment.to_string_lossy());
-        spellings.extend(rootpath::usr_aliases(&u.unit.fragment.to_string_lossy()));
-        spellings.sort();
-        spellings.dedup();
-        let mut owners = dbs.owners(&spellings)?;
+        let mut owners = unit_owners(dbs, u.unit)?;
         let mut owned_what = u.unit.real_fragment.display().to_string();
         // A generated unit belongs to no package; what it was made from does
         // (systemd-sysv-generator's units name their /etc/init.d script).
@@ -512,6 +521,7 @@ pub fn build(
         }
     }
     Ok(Plan {
+        pulled: Vec::new(),
         container,
         keys: found,
         tmpfiles: tmpfiles_lines,
@@ -590,11 +600,14 @@ impl Plan {
         for n in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {}", n.path, n.why);
         }
+        for n in &self.pulled {
+            let _ = writeln!(s, "pulled   {}: {}", n.path, n.why);
+        }
         for n in &self.container {
             let _ = writeln!(s, "container {}: {}", n.path, n.why);
         }
         for k in &self.keys {
-            let tag = if matches!(k.how, keys::How::New { .. }) { "new-key" } else { "copied" };
+            let tag = if k.how.is_new() { "new-key" } else { "copied" };
             let _ = writeln!(s, "{tag:8} {}", k.explain());
         }
         for l in &self.tmpfiles {

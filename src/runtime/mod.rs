@@ -190,7 +190,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
                     run_files.push((format!("{unit}.seccomp"), f));
                 }
                 run_files.push((unit.clone(), text.into_bytes()));
-                argv.push(cstr("--unit")?);
+                argv.push(cstr(if cfg.pulled.contains(s) { "--pulled" } else { "--unit" })?);
                 argv.push(cstr(format!("{}/{unit}", rootfs::RUN_DIR))?);
             }
         }

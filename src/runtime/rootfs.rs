@@ -259,6 +259,9 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, Strin
     let mut out: Vec<(String, String)> = crate::secrets::SECRETS
         .iter()
         .filter(|(p, _)| p.starts_with("/etc/") && host_etc.join(&p[5..]).symlink_metadata().is_ok())
+        // The sandbox's own copy, which never holds the host's secrets
+        // (sshd's /etc/ssh, its keys its own), is mounted there instead.
+        .filter(|(p, _)| !private.iter().any(|o| crate::rootpath::is_under(p, &o.path)))
         .map(|(p, why)| (p.to_string(), why.to_string()))
         .collect();
     // Not walked: the sandbox's own copies, and what is masked whole anyway.
@@ -635,6 +638,11 @@ mod tests {
         assert!(!m.iter().any(|p| p == "/etc/passwd" || p == "/etc/app/ok.conf"), "{m:?}");
         assert!(!m.iter().any(|p| p.starts_with("/etc/mine")), "the sandbox's own copy is its own: {m:?}");
         assert_eq!(m.iter().filter(|p| *p == "/etc/shadow").count(), 1);
+        // sshd's sandbox has /etc/ssh of its own; every other has it masked.
+        fs::create_dir_all(etc.join("ssh")).unwrap();
+        assert!(etc_masks(etc, &private).iter().any(|(p, _)| p == "/etc/ssh"));
+        let sshd = vec![PrivatePath { path: "/etc/ssh".into(), kind: Kind::Dir, reasons: vec![] }];
+        assert!(!etc_masks(etc, &sshd).iter().any(|(p, _)| p == "/etc/ssh"));
     }
 
     #[test]

@@ -243,6 +243,10 @@ impl Shim {
         };
         let env = spawn::environment(&svc, &id, &extra)?;
         let mut r = Running { svc, id, env, main: None, skipped: false };
+        if !self.conditions_met(&r.svc)? {
+            r.skipped = true;
+            return Ok(r);
+        }
         let limit = r.svc.timeout_start;
         for c in r.svc.condition.clone() {
             let pid = spawn::spawn(&r.svc, &r.id, &r.env, &c)?;
@@ -310,6 +314,86 @@ impl Shim {
             self.run_cmd(&r, &c, limit, &extra)?;
         }
         Ok(r)
+    }
+
+    /// Condition*= and Assert*= as systemd checks them, by its own
+    /// `systemd-analyze condition`, run here so that paths are the
+    /// sandbox's. false: a condition failed and the service is skipped;
+    /// Err: an assertion failed.
+    fn conditions_met(&mut self, svc: &Service) -> Result<bool> {
+        for (list, assert) in [(&svc.conditions, false), (&svc.asserts, true)] {
+            if list.is_empty() {
+                continue;
+            }
+            let Some(tool) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).is_file())
+            else {
+                bail!(
+                    "{}: {} cannot be checked: systemd-analyze (package systemd) is not installed",
+                    svc.unit,
+                    list[0]
+                );
+            };
+            // Our specifiers are expanded: none may be expanded again.
+            let args: Vec<String> = list.iter().map(|c| c.replace('%', "%%")).collect();
+            let mut child = std::process::Command::new(tool)
+                .arg("condition")
+                .args(&args)
+                .env_clear()
+                .env("PATH", crate::runtime::PATH)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .with_context(|| format!("running {tool}"))?;
+            let mut said = String::new();
+            let mut err = child.stderr.take().context("systemd-analyze's stderr")?;
+            // A few lines: the pipe holds them until it exits.
+            let pid = Pid::from_raw(child.id() as i32);
+            let ws = self.wait_for(pid, Duration::from_secs(30), false)?;
+            std::io::Read::read_to_string(&mut err, &mut said).ok();
+            let failed: Vec<&str> = said
+                .lines()
+                .filter_map(|l| l.strip_suffix(" failed."))
+                .map(|l| l.split_once(": ").map_or(l, |(_, c)| c))
+                // Its own lines, not the "Conditions failed." summary.
+                .filter(|c| c.contains('='))
+                .collect();
+            match ws {
+                Some(WaitStatus::Exited(_, 0)) => {}
+                Some(WaitStatus::Exited(..)) if !failed.is_empty() => {
+                    if assert {
+                        bail!("{}: {} failed", svc.unit, failed.join(", "));
+                    }
+                    eprintln!(
+                        "sandbox-service-init: {}: {} failed: skipped, as systemd skips a unit whose condition fails",
+                        svc.unit,
+                        failed.join(", ")
+                    );
+                    return Ok(false);
+                }
+                Some(ws) => bail!("{}: {tool} condition exited with status {}: {}", svc.unit, code(&ws), said.trim()),
+                None => {
+                    let _ = kill(pid, Signal::SIGKILL);
+                    self.wait_for(pid, Duration::from_secs(5), false)?;
+                    bail!("{}: {tool} condition did not finish in 30 s", svc.unit);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// A service that ended on its own while the others run on: its
+    /// ExecStop= (when it was running) and ExecStopPost=, as systemd runs
+    /// them for a unit whose processes exited.
+    fn finish(&mut self, r: &Running, was_running: bool) {
+        let stop = if was_running { r.svc.stop.clone() } else { vec![] };
+        for c in stop.iter().chain(r.svc.stop_post.iter()) {
+            if let Err(e) = self.run_cmd(r, c, r.svc.timeout_stop, &[]) {
+                eprintln!("sandbox-service-init: {e:#}");
+            }
+        }
     }
 
     /// Stops one service: ExecStop=, then its stop signal per KillMode=,
@@ -450,6 +534,13 @@ impl Shim {
         if all_oneshot_done {
             return Ok(0);
         }
+        // A pulled oneshot that has done its work is over, as on the host.
+        let (over, rest): (Vec<Running>, Vec<Running>) =
+            running.into_iter().partition(|r| r.svc.pulled && r.svc.kind == Type::Oneshot && !r.svc.remain_after_exit);
+        running = rest;
+        for r in &over {
+            self.finish(r, false);
+        }
         loop {
             if self.stop_requested {
                 self.tell_host("STOPPING=1");
@@ -479,6 +570,30 @@ impl Shim {
             }
             let untracked_gone =
                 running.iter().any(|r| r.main.is_none() && r.svc.kind == Type::Forking) && !has_children();
+            if let Some((i, ws)) = ended.filter(|(i, ws)| {
+                let r = &running[*i];
+                clean(ws) && (r.svc.remain_after_exit || r.svc.pulled)
+            }) {
+                // It ended well, and leaves the others running: with
+                // RemainAfterExit=yes it stays, for its ExecStop= at the stop.
+                if let Some(p) = running[i].main.take() {
+                    self.reaped.remove(&p);
+                }
+                eprintln!(
+                    "sandbox-service-init: {}: main process exited with status {}{}",
+                    running[i].svc.unit,
+                    code(&ws),
+                    if running[i].svc.remain_after_exit { "; it remains active (RemainAfterExit=yes)" } else { "" }
+                );
+                if !running[i].svc.remain_after_exit {
+                    let r = running.remove(i);
+                    self.finish(&r, true);
+                }
+                if running.iter().all(|r| r.main.is_none() && !r.svc.remain_after_exit && r.svc.kind != Type::Forking) {
+                    return Ok(0);
+                }
+                continue;
+            }
             if let Some((i, ws)) = ended {
                 running[i].main = None;
                 if let WaitStatus::Signaled(_, sig, _) = ws {

@@ -58,6 +58,16 @@ pub struct Service {
     pub kind: Type,
     /// ExecCondition=: an exit status 1-254 skips the service.
     pub condition: Vec<Cmd>,
+    /// `Condition*=` and `Assert*=` of its [Unit], specifiers expanded:
+    /// checked inside the sandbox, as the service sees its files.
+    pub conditions: Vec<String>,
+    pub asserts: Vec<String>,
+    /// Its [Unit] After= and Before=: the order the sandbox's services start in.
+    pub after: Vec<String>,
+    pub before: Vec<String>,
+    /// Pulled in by the sandbox's service (its Wants=, or a generator's
+    /// .wants/): its clean exit leaves the others running.
+    pub pulled: bool,
     pub start_pre: Vec<Cmd>,
     pub start: Vec<Cmd>,
     pub start_post: Vec<Cmd>,
@@ -124,6 +134,21 @@ pub const REFUSED: &[(&str, &str)] = &[
 /// The longest a service may take to stop inside; the host unit allows a
 /// little more, so the shim, not systemd's SIGKILL, ends it.
 pub const MAX_STOP: Duration = Duration::from_secs(90);
+
+/// The sandbox's services in the order their After= and Before= say
+/// (among themselves; the rest as given), like systemd's one transaction.
+/// Within a cycle, which systemd would break too, the given order holds.
+pub fn start_order(mut left: Vec<Service>) -> Vec<Service> {
+    let mut out: Vec<Service> = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let waits = |s: &Service, others: &[Service]| {
+            others.iter().any(|o| o.unit != s.unit && (s.after.contains(&o.unit) || o.before.contains(&s.unit)))
+        };
+        let i = (0..left.len()).find(|&i| !waits(&left[i], &left)).unwrap_or(0);
+        out.push(left.remove(i));
+    }
+    out
+}
 
 /// Splits a command line the way systemd does: quotes, backslash escapes,
 /// and the prefixes `@ - : + !`.
@@ -300,6 +325,18 @@ impl Service {
             }
         }
         let start = cmds("ExecStart")?;
+        // PermissionsStartOnly=yes (deprecated, still shipped by tor and
+        // others) is `+` on every command but ExecStart=.
+        let full_others = one("PermissionsStartOnly")?.is_some_and(|v| yes(&v));
+        let others = |k: &str| -> Result<Vec<Cmd>> {
+            let mut v = cmds(k)?;
+            if full_others {
+                for c in &mut v {
+                    c.privilege = Privilege::Full;
+                }
+            }
+            Ok(v)
+        };
         let kind = match one("Type")?.as_deref() {
             None if start.is_empty() => Type::Oneshot,
             // idle only waits for other jobs to be dispatched first.
@@ -369,13 +406,18 @@ impl Service {
         Ok(Service {
             unit: unit.to_string(),
             kind,
-            condition: cmds("ExecCondition")?,
-            start_pre: cmds("ExecStartPre")?,
+            condition: others("ExecCondition")?,
+            conditions: f.conditions("Condition").iter().map(|c| x(c)).collect::<Result<_>>()?,
+            asserts: f.conditions("Assert").iter().map(|c| x(c)).collect::<Result<_>>()?,
+            after: f.get_words("Unit", "After"),
+            before: f.get_words("Unit", "Before"),
+            pulled: false,
+            start_pre: others("ExecStartPre")?,
             start,
-            start_post: cmds("ExecStartPost")?,
-            stop: cmds("ExecStop")?,
-            stop_post: cmds("ExecStopPost")?,
-            reload: cmds("ExecReload")?,
+            start_post: others("ExecStartPost")?,
+            stop: others("ExecStop")?,
+            stop_post: others("ExecStopPost")?,
+            reload: others("ExecReload")?,
             environment,
             environment_files,
             user: one("User")?,
@@ -450,6 +492,11 @@ impl Service {
             unit: "command".into(),
             kind: Type::Exec,
             condition: vec![],
+            conditions: vec![],
+            asserts: vec![],
+            after: vec![],
+            before: vec![],
+            pulled: false,
             start_pre: vec![],
             start: vec![Cmd {
                 path,
@@ -562,6 +609,15 @@ mod tests {
         assert_eq!(and.into_iter().collect::<Vec<_>>(), vec![caps::Capability::CAP_CHOWN]);
         let all_but = parse_caps(&["~CAP_SYS_ADMIN"]).unwrap().unwrap();
         assert!(!all_but.contains(&caps::Capability::CAP_SYS_ADMIN) && all_but.contains(&caps::Capability::CAP_KILL));
+        // tor's PermissionsStartOnly=yes: only ExecStart= is confined as the unit.
+        let t = Service::from_unit(
+            "t.service",
+            "[Service]\nExecStartPre=/bin/install -d /run/t\nExecStart=/bin/t\nExecReload=/bin/kill -HUP 1\nPermissionsStartOnly=yes\n",
+            &spec(),
+        )
+        .unwrap();
+        assert_eq!((t.start_pre[0].privilege, t.reload[0].privilege), (Privilege::Full, Privilege::Full));
+        assert_eq!(t.start[0].privilege, Privilege::AsUnit);
         // "CapabilityBoundingSet=" alone (redis) is the empty set.
         let r =
             Service::from_unit("r.service", "[Service]\nExecStart=/bin/r\nCapabilityBoundingSet=\n", &spec()).unwrap();
@@ -581,6 +637,40 @@ mod tests {
         let w: Vec<String> =
             ["/bin/p", "$OPTS", "--dir=${D}/y", "$MISSING", "${D"].iter().map(|s| s.to_string()).collect();
         assert_eq!(expand_words(&w, &env), vec!["/bin/p", "-a", "-b", "--dir=/x/y", "${D"]);
+    }
+
+    #[test]
+    fn units_start_in_the_order_after_and_before_say() {
+        let unit = |name: &str, head: &str| {
+            Service::from_unit(name, &format!("[Unit]\n{head}\n[Service]\nExecStart=/bin/x\n"), &spec()).unwrap()
+        };
+        // postgresql.service pulls its cluster, which is Before= it;
+        // unbound-resolvconf is After= unbound.
+        let order = start_order(vec![
+            unit("postgresql.service", ""),
+            unit("helper.service", "After=postgresql.service"),
+            unit("postgresql@15-main.service", "Before=postgresql.service"),
+        ]);
+        let names: Vec<&str> = order.iter().map(|s| s.unit.as_str()).collect();
+        assert_eq!(names, vec!["postgresql@15-main.service", "postgresql.service", "helper.service"]);
+        let cycle = start_order(vec![unit("a.service", "After=b.service"), unit("b.service", "After=a.service")]);
+        assert_eq!(cycle[0].unit, "a.service", "a cycle keeps the given order");
+    }
+
+    #[test]
+    fn conditions_and_asserts_of_the_unit() {
+        let text = "[Unit]\nConditionPathExists=/etc/%i\nConditionPathExists=\nConditionFileIsExecutable=|/sbin/x\n\
+            AssertPathExists=/etc\n[Service]\nExecStart=/bin/x\n";
+        let s = Service::from_unit("web@a1.service", text, &spec()).unwrap();
+        assert_eq!(s.conditions, vec!["ConditionFileIsExecutable=|/sbin/x"], "an empty one resets the list");
+        assert_eq!(s.asserts, vec!["AssertPathExists=/etc"]);
+        let s = Service::from_unit(
+            "web@a1.service",
+            "[Unit]\nConditionPathExists=/etc/%i\n[Service]\nExecStart=/x\n",
+            &spec(),
+        )
+        .unwrap();
+        assert_eq!(s.conditions, vec!["ConditionPathExists=/etc/a1"]);
     }
 
     #[test]
