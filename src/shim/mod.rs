@@ -46,6 +46,20 @@ pub struct Shim {
 }
 
 /// Exit status of a wait status, systemd's way (128+n for a signal).
+/// How long a host tool (systemd-tmpfiles, systemd-analyze) may take
+/// before a start gives up on it.
+const TOOL_LIMIT: Duration = Duration::from_secs(30);
+
+/// One of the host's systemd tools, where the shared /usr has it.
+fn host_tool(name: &str) -> Option<&'static str> {
+    let found = match name {
+        "systemd-analyze" => ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"],
+        "systemd-tmpfiles" => ["/usr/bin/systemd-tmpfiles", "/bin/systemd-tmpfiles"],
+        _ => return None,
+    };
+    found.into_iter().find(|p| std::path::Path::new(p).is_file())
+}
+
 fn code(ws: &WaitStatus) -> i32 {
     crate::runtime::exit_code(*ws).unwrap_or(1)
 }
@@ -325,10 +339,7 @@ impl Shim {
             if list.is_empty() {
                 continue;
             }
-            let Some(tool) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
-                .into_iter()
-                .find(|p| std::path::Path::new(p).is_file())
-            else {
+            let Some(tool) = host_tool("systemd-analyze") else {
                 bail!(
                     "{}: {} cannot be checked: systemd-analyze (package systemd) is not installed",
                     svc.unit,
@@ -336,23 +347,9 @@ impl Shim {
                 );
             };
             // Our specifiers are expanded: none may be expanded again.
-            let args: Vec<String> = list.iter().map(|c| c.replace('%', "%%")).collect();
-            let mut child = std::process::Command::new(tool)
-                .arg("condition")
-                .args(&args)
-                .env_clear()
-                .env("PATH", crate::runtime::PATH)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .with_context(|| format!("running {tool}"))?;
-            let mut said = String::new();
-            let mut err = child.stderr.take().context("systemd-analyze's stderr")?;
-            // A few lines: the pipe holds them until it exits.
-            let pid = Pid::from_raw(child.id() as i32);
-            let ws = self.wait_for(pid, Duration::from_secs(30), false)?;
-            std::io::Read::read_to_string(&mut err, &mut said).ok();
+            let mut args = vec!["condition".to_string()];
+            args.extend(list.iter().map(|c| c.replace('%', "%%")));
+            let (ws, said) = self.run_tool(tool, &args, true)?;
             let failed: Vec<&str> = said
                 .lines()
                 .filter_map(|l| l.strip_suffix(" failed."))
@@ -374,14 +371,37 @@ impl Shim {
                     return Ok(false);
                 }
                 Some(ws) => bail!("{}: {tool} condition exited with status {}: {}", svc.unit, code(&ws), said.trim()),
-                None => {
-                    let _ = kill(pid, Signal::SIGKILL);
-                    self.wait_for(pid, Duration::from_secs(5), false)?;
-                    bail!("{}: {tool} condition did not finish in 30 s", svc.unit);
-                }
+                None => bail!("{}: {tool} condition did not finish in {} s", svc.unit, TOOL_LIMIT.as_secs()),
             }
         }
         Ok(true)
+    }
+
+    /// Runs one of the host's systemd tools to completion with a clean
+    /// environment, killing it after TOOL_LIMIT (None then). With
+    /// `capture`, its stderr is returned (a few lines: the pipe holds them
+    /// until it exits); else it goes where ours goes.
+    fn run_tool(&mut self, tool: &str, args: &[String], capture: bool) -> Result<(Option<WaitStatus>, String)> {
+        let mut child = std::process::Command::new(tool)
+            .args(args)
+            .env_clear()
+            .env("PATH", crate::runtime::PATH)
+            .stdin(std::process::Stdio::null())
+            .stdout(if capture { std::process::Stdio::null() } else { std::process::Stdio::inherit() })
+            .stderr(if capture { std::process::Stdio::piped() } else { std::process::Stdio::inherit() })
+            .spawn()
+            .with_context(|| format!("running {tool}"))?;
+        let pid = Pid::from_raw(child.id() as i32);
+        let ws = self.wait_for(pid, TOOL_LIMIT, false)?;
+        if ws.is_none() {
+            let _ = kill(pid, Signal::SIGKILL);
+            self.wait_for(pid, Duration::from_secs(5), false)?;
+        }
+        let mut said = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            std::io::Read::read_to_string(&mut err, &mut said).ok();
+        }
+        Ok((ws, said))
     }
 
     /// A service that ended on its own while the others run on: its
@@ -485,29 +505,17 @@ impl Shim {
     /// systemd-tmpfiles on the lines the plan kept. A line it cannot apply
     /// is reported, and the service starts anyway, as after a boot.
     pub fn apply_tmpfiles(&mut self, conf: &str) -> Result<()> {
-        let Some(tool) =
-            ["/usr/bin/systemd-tmpfiles", "/bin/systemd-tmpfiles"].iter().find(|p| std::path::Path::new(p).is_file())
-        else {
+        let Some(tool) = host_tool("systemd-tmpfiles") else {
             eprintln!("sandbox-service-init: systemd-tmpfiles is not installed: the packages' tmpfiles.d lines ({conf}) are not applied");
             return Ok(());
         };
-        let child = std::process::Command::new(tool)
-            .args(["--create", "--boot", conf])
-            .env_clear()
-            .env("PATH", crate::runtime::PATH)
-            .spawn()
-            .with_context(|| format!("running {tool}"))?;
-        let pid = Pid::from_raw(child.id() as i32);
-        match self.wait_for(pid, Duration::from_secs(30), false)? {
+        let args = ["--create".to_string(), "--boot".to_string(), conf.to_string()];
+        match self.run_tool(tool, &args, false)?.0 {
             Some(ws) if clean(&ws) => {}
             Some(ws) => {
                 eprintln!("sandbox-service-init: {tool} {conf} exited with status {}: see the lines above", code(&ws))
             }
-            None => {
-                let _ = kill(pid, Signal::SIGKILL);
-                self.wait_for(pid, Duration::from_secs(5), false)?;
-                eprintln!("sandbox-service-init: {tool} {conf} did not finish in 30 s");
-            }
+            None => eprintln!("sandbox-service-init: {tool} {conf} did not finish in {} s", TOOL_LIMIT.as_secs()),
         }
         Ok(())
     }
