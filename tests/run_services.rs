@@ -69,7 +69,15 @@ fn two_apache2_sandboxes_side_by_side_and_the_host_untouched() {
         s.sh_ok(&format!("readlink /proc/$(cat /proc/{pid}/task/{pid}/children | cut -d' ' -f1)/ns/pid"))
     };
     assert_ne!(ns("apache2@a1.service"), ns("apache2@a2.service"));
+    // Each writes only its own log: a request to one shows in its log alone.
+    s.sh_ok(
+        "curl -s http://127.0.0.1:8081/probe-of-a1 >/dev/null; curl -s http://127.0.0.1:8082/probe-of-a2 >/dev/null",
+    );
     s.sh_ok("systemctl stop apache2@a1.service apache2@a2.service");
+    let log = |n: &str| s.sh_ok(&format!("cat {}", tree(n, "/var/log/apache2/access.log")));
+    let (l1, l2) = (log("a1"), log("a2"));
+    assert!(l1.contains("probe-of-a1") && !l1.contains("probe-of-a2"), "a1's log: {l1}");
+    assert!(l2.contains("probe-of-a2") && !l2.contains("probe-of-a1"), "a2's log: {l2}");
     assert_gone(&s, "a1", "apache2");
 }
 
