@@ -63,6 +63,42 @@ pub struct Container {
     pub tasks: Option<String>,
     /// Sizes of the sandbox's scratch tmpfs mounts.
     pub tmpfs: TmpfsSizes,
+    /// The TCP ports the service may bind and connect to, as Landlock
+    /// rules; None leaves that kind of port unrestricted.
+    pub bind_ports: Option<Vec<u16>>,
+    pub connect_ports: Option<Vec<u16>>,
+}
+
+/// `bind-ports=`/`connect-ports=`: empty for unrestricted, `none` for no
+/// port at all, else port numbers separated by spaces or commas.
+pub fn parse_ports(key: &str, v: &str) -> Result<Option<Vec<u16>>> {
+    let v = v.trim();
+    match v {
+        "" => Ok(None),
+        "none" => Ok(Some(vec![])),
+        _ => {
+            let mut out: Vec<u16> = v
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    w.parse::<u16>()
+                        .map_err(|_| anyhow!("{key}={v}: '{w}' is not a port; give numbers 0-65535, or none"))
+                })
+                .collect::<Result<_>>()?;
+            out.sort_unstable();
+            out.dedup();
+            Ok(Some(out))
+        }
+    }
+}
+
+/// The value `parse_ports` reads back.
+pub fn render_ports(p: &Option<Vec<u16>>) -> String {
+    match p {
+        None => String::new(),
+        Some(v) if v.is_empty() => "none".into(),
+        Some(v) => v.iter().map(u16::to_string).collect::<Vec<_>>().join(" "),
+    }
 }
 
 /// `size=` of each tmpfs a sandbox gets fresh at every start: without one,
@@ -162,6 +198,8 @@ const KEYS: &[(&str, &[&str])] = &[
             "run-size",
             "shm-size",
             "home-size",
+            "bind-ports",
+            "connect-ports",
         ],
     ),
     ("limits", &["memory", "cpu", "tasks"]),
@@ -184,7 +222,8 @@ impl SandboxConfig {
              [sandbox]\nname={name}\nunit={unit}\nservices={services}\npulled={pulled}\ncommand={command}\npackages={packages}\ncreated={created}\n\n\
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
-             tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\n\
+             tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\
+             bind-ports={bind}\nconnect-ports={connect}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
@@ -197,6 +236,8 @@ impl SandboxConfig {
             run = self.container.tmpfs.run,
             shm = self.container.tmpfs.shm,
             home = self.container.tmpfs.home,
+            bind = render_ports(&self.container.bind_ports),
+            connect = render_ports(&self.container.connect_ports),
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
             tasks = self.container.tasks.as_deref().unwrap_or(""),
@@ -288,6 +329,8 @@ impl SandboxConfig {
                     home: or("home-size", d.home),
                 }
             },
+            bind_ports: parse_ports("bind-ports", &get("container", "bind-ports"))?,
+            connect_ports: parse_ports("connect-ports", &get("container", "connect-ports"))?,
         };
         container.validate()?;
         Ok(SandboxConfig {
@@ -389,8 +432,11 @@ mod tests {
             cpu: Some("50%".into()),
             tasks: Some("64".into()),
             tmpfs: TmpfsSizes { tmp: "1G".into(), run: "5%".into(), shm: "8m".into(), home: "1M".into() },
+            bind_ports: Some(vec![80, 443]),
+            connect_ports: Some(vec![]),
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
+        assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\n"));
     }
 
     #[test]
@@ -405,10 +451,14 @@ mod tests {
             ("tmp-size=10%", "tmp-size=0%", "tmp-size=0%"),
             ("shm-size=64M", "shm-size=lots", "shm-size=lots"),
             ("run-size=10%", "run-size=5MM", "run-size=5MM"),
+            ("bind-ports=", "bind-ports=80 http", "'http' is not a port"),
+            ("connect-ports=", "connect-ports=70000", "'70000' is not a port"),
         ] {
             let e = SandboxConfig::parse(&good.replace(from, to)).unwrap_err();
             assert!(format!("{e:#}").contains(what), "{from}: {e:#}");
         }
+        assert_eq!(parse_ports("k", "443, 80 80").unwrap(), Some(vec![80, 443]));
+        assert_eq!(parse_ports("k", " ").unwrap(), None);
         // Files made before these sections existed still read.
         let old = good.split("\n[container]").next().unwrap();
         assert_eq!(SandboxConfig::parse(old).unwrap().container, Container::default());

@@ -176,10 +176,12 @@ mod tests {
         assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup\n"), "{s}");
         assert!(s.contains("ReadWritePaths=-/var/lib/sandbox-service/w1\nRuntimeDirectory=sandbox-service\n"), "{s}");
         assert!(s.contains("CAP_SYS_ADMIN") && !s.contains("CAP_MKNOD") && !s.contains("CAP_SYS_PTRACE"));
-        assert!(!s.contains("PrivateNetwork") && s.contains("AF_PACKET"), "NET_RAW is in the default set: {s}");
+        assert!(!s.contains("PrivateNetwork") && !s.contains("AF_PACKET"), "NET_RAW is not in the default set: {s}");
+        let mut raw = Container::default();
+        raw.caps_add.push("CAP_NET_RAW".into());
+        assert!(render(&cfg(raw), true).unwrap().contains("AF_PACKET"));
         let mut c = Container { network: Network::None, private_users: Some(0x90000), ..Default::default() };
         c.caps_add.push("CAP_MKNOD".into());
-        c.caps_drop.push("CAP_NET_RAW".into());
         let s = render(&cfg(c), false).unwrap();
         assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup net user"), "{s}");
         assert!(s.contains("PrivateNetwork=yes") && s.contains("CAP_NET_ADMIN"));

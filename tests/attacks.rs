@@ -40,7 +40,7 @@ fn device_nodes_of_the_host_cannot_be_made_or_opened() {
     s.ok(&["update", "web1"]);
     s.ok(&["restart", "web1"]);
     let caps = s.ok(&["execute", "web1", "--", "grep", "CapEff", "/proc/self/status"]);
-    assert!(caps.contains("a80425fb"), "CAP_MKNOD was not given: {caps}");
+    assert!(caps.contains("a80405fb"), "CAP_MKNOD was not given: {caps}");
     let (summary, _) = device_attack(&s, "web1");
     assert!(summary.contains(" 0 made, 0 opened"), "{summary}");
     // And the service still has what it needs.
@@ -427,4 +427,42 @@ fn systemd_sees_the_confinement_of_a_sandboxs_unit() {
     s.ok(&["start", "web1"]);
     assert_eq!(s.http(8081), "web1 page\n200");
     s.ok(&["stop", "web1"]);
+}
+
+#[test]
+fn the_shared_network_and_signals_reach_nothing_outside_the_sandbox() {
+    let s = Systemd::boot();
+    // A host process on an abstract unix socket: abstract names belong to
+    // the network namespace the sandbox shares, and no mount hides them.
+    s.sh_ok("systemd-run -q --unit abstract-listener socat ABSTRACT-LISTEN:attack-abstract,fork SYSTEM:'echo hi'");
+    let hi = s.wait_for("socat - ABSTRACT-CONNECT:attack-abstract </dev/null 2>&1 || true", |o| o.contains("hi"));
+    assert!(hi.contains("hi"), "the listener does not answer on the host: {hi}");
+    // The service looks for a process execute started and tries to signal
+    // it; `slee[p]` keeps its own command line from matching.
+    s.ok(&[
+        "create",
+        "sig1",
+        "--",
+        "/bin/sh",
+        "-c",
+        "while :; do p=$(pgrep -f 'slee[p] 4242' | head -n1); \
+         if [ -n \"$p\" ]; then kill -0 $p 2>/dev/null && echo reached || echo refused; fi; sleep 0.2; done",
+    ]);
+    s.ok(&["start", "sig1"]);
+    let out = s.sh(&format!("{BIN} execute sig1 -- socat - ABSTRACT-CONNECT:attack-abstract </dev/null"));
+    assert!(!out.status.success() && !stdout(&out).contains("hi"), "execute reached the host's socket: {out:?}");
+    assert!(stderr(&out).contains("Operation not permitted"), "{}", stderr(&out));
+    // A process of execute's, left inside: the service cannot signal it...
+    s.sh_ok(&format!("setsid {BIN} execute sig1 -- sleep 4242 >/dev/null 2>&1 < /dev/null &"));
+    let j = s.wait_for("journalctl -u sig1 -o cat -q --no-pager", |j| j.contains("reached") || j.contains("refused"));
+    assert!(j.contains("refused") && !j.contains("reached"), "{j}");
+    // ...while an admin's command still signals the service (a reload, a kill).
+    let o = s.sh(&format!("{BIN} execute sig1 -- sh -c 'kill -0 $(pgrep -o -x sh) && echo signalled'"));
+    assert!(stdout(&o).contains("signalled"), "{o:?}");
+    // The stop does not wait for what it cannot signal: it ends with the namespace.
+    let t = std::time::Instant::now();
+    s.ok(&["stop", "sig1"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20), "stop took {:?}", t.elapsed());
+    let left = s.wait_for("pgrep -f 'slee[p] 4242' || true", |o| o.trim().is_empty());
+    assert!(left.trim().is_empty(), "execute's process outlived the sandbox: {left}");
 }

@@ -11,6 +11,12 @@ fn the_probe_finds_every_default_in_force() {
     s.ok(&["create", "-p", "/var/lib/probe", "box1", "--", "/var/lib/probe/probe", "box1", "/var/lib/probe"]);
     // The command must be inside the sandbox: put it in its private path.
     s.sh_ok(&format!("install -m 0755 {} /var/lib/sandbox-service/box1/tree/var/lib/probe/probe", probe.display()));
+    // A host process on an abstract unix socket, which the sandbox's shared
+    // network namespace holds; it answers from the harness itself.
+    s.sh_ok("systemd-run -q --unit abstract-listener socat ABSTRACT-LISTEN:sandbox-service-probe-host,fork SYSTEM:'echo hi'");
+    let hi =
+        s.wait_for("socat - ABSTRACT-CONNECT:sandbox-service-probe-host </dev/null 2>&1 || true", |o| o.contains("hi"));
+    assert!(hi.contains("hi"), "the listener does not answer on the host: {hi}");
     let out = s.run(&["systemctl", "start", "box1.service"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let log = s.wait_for("journalctl -u box1 -o cat -q --no-pager", |j| j.contains("probe: "));
@@ -97,4 +103,61 @@ fn private_users_map_root_to_a_unique_unprivileged_range() {
     assert!(b3 != b1 && b3 != b2);
     let owner = s.sh_ok("stat -c %u /var/lib/sandbox-service/u3/tree/var/lib/data/made");
     assert_eq!(owner.trim(), b3.to_string());
+}
+
+#[test]
+fn tcp_ports_beyond_bind_ports_and_connect_ports_are_refused() {
+    let s = Systemd::boot();
+    // Two host listeners; the sandbox may connect to the first only.
+    for p in [8093, 8094] {
+        s.sh_ok(&format!("systemd-run -q --unit listen-{p} socat TCP-LISTEN:{p},reuseaddr,fork SYSTEM:'echo hi-{p}'"));
+        let hi = s.wait_for(&format!("socat - TCP:127.0.0.1:{p} </dev/null 2>&1 || true"), |o| o.contains("hi"));
+        assert!(hi.contains(&format!("hi-{p}")), "the host's listener on {p} does not answer: {hi}");
+    }
+    s.ok(&[
+        "create",
+        "--bind-ports",
+        "8091",
+        "--connect-ports",
+        "8093",
+        "ports1",
+        "--",
+        "/bin/sh",
+        "-c",
+        "socat TCP-LISTEN:8092 /dev/null; echo service-bind-8092-rc=$?; exec sleep 1000",
+    ]);
+    assert!(s.sh_ok("cat /etc/sandbox-service/ports1.sandbox").contains("bind-ports=8091\nconnect-ports=8093\n"));
+    s.ok(&["start", "ports1"]);
+    let j = s.wait_for("journalctl -u ports1 -o cat -q --no-pager", |j| j.contains("service-bind-8092-rc="));
+    assert!(j.contains("Permission denied") && j.contains("service-bind-8092-rc=1"), "{j}");
+    // The same rules hold for what execute runs.
+    let bind = |p: u16| s.sh(&format!("{BIN} execute ports1 -- timeout 1 socat TCP-LISTEN:{p},reuseaddr /dev/null"));
+    assert_eq!(bind(8091).status.code(), Some(124), "8091 is allowed: it listens until the timeout");
+    let o = bind(8092);
+    assert!(o.status.code() == Some(1) && stderr(&o).contains("Permission denied"), "{o:?}");
+    let connect = |p: u16| s.sh(&format!("{BIN} execute ports1 -- socat - TCP:127.0.0.1:{p} </dev/null"));
+    assert!(stdout(&connect(8093)).contains("hi-8093"));
+    let o = connect(8094);
+    assert!(!stdout(&o).contains("hi") && stderr(&o).contains("Permission denied"), "{o:?}");
+    let st = s.ok(&["status", "--explain", "ports1"]);
+    assert!(st.contains("bind-ports: 8091 only (Landlock)") && st.contains("connect-ports: 8093 only"), "{st}");
+    s.ok(&["stop", "ports1"]);
+}
+
+#[test]
+fn bind_ports_auto_takes_the_ports_apache2s_configuration_names() {
+    let s = Systemd::boot();
+    let out = s.ok(&["create", "-u", "apache2", "--bind-ports", "auto", "--explain", "web1"]);
+    assert!(out.contains("port     80/tcp: 'Listen 80' in /etc/apache2/ports.conf"), "{out}");
+    assert!(out.contains("bind-ports: 80 443 only (Landlock)"), "{out}");
+    s.ok(&["start", "web1"]);
+    assert!(s.http(80).ends_with("200"));
+    s.ok(&["stop", "web1"]);
+    // Listening elsewhere is what the rule refuses.
+    s.sh_ok(&format!("sed -i 's/^Listen 80$/Listen 8085/' {}", tree("web1", "/etc/apache2/ports.conf")));
+    assert!(!s.run(&["systemctl", "start", "apache2@web1.service"]).status.success());
+    assert!(s.journal("apache2@web1.service").contains("Permission denied: AH00072: make_sock: could not bind"));
+    // A service whose configuration names no port: auto cannot guess.
+    let o = s.tool(&["create", "--bind-ports", "auto", "c1", "--", "/bin/true"]);
+    assert!(!o.status.success() && stderr(&o).contains("names no TCP port"), "{o:?}");
 }

@@ -84,7 +84,7 @@ fn capabilities_and_limits_from_create_and_update() {
     s.ok(&[
         "create",
         "--cap-drop",
-        "net_raw",
+        "kill",
         "--cap-add",
         "CAP_SYS_PTRACE",
         "--memory",
@@ -99,8 +99,8 @@ fn capabilities_and_limits_from_create_and_update() {
     ]);
     s.ok(&["start", "caps1"]);
     let j = s.wait_for("journalctl -u caps1 -o cat -q --no-pager", |j| j.contains("CapBnd"));
-    // The default a00425fb without NET_RAW (bit 13), with SYS_PTRACE (bit 19).
-    assert!(j.contains("CapBnd:\t00000000a00c05fb"), "{j}");
+    // The default a00405fb without KILL (bit 5), with SYS_PTRACE (bit 19).
+    assert!(j.contains("CapBnd:\t00000000a00c05db"), "{j}");
     assert_eq!(s.prop("caps1.service", "MemoryMax"), "67108864");
     assert_eq!(s.prop("caps1.service", "TasksMax"), "32");
 

@@ -69,10 +69,10 @@ pub struct ContainerArgs {
     /// 65536 host ids, which own the sandbox's files.
     #[arg(long)]
     pub private_users: bool,
-    /// Add a capability to Docker's default 14 (e.g. CAP_NET_ADMIN). Repeatable.
+    /// Add a capability to the default set (e.g. CAP_NET_RAW, for ping). Repeatable.
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,
-    /// Drop a capability from the default set (e.g. CAP_NET_RAW). Repeatable.
+    /// Drop a capability from the default set (e.g. CAP_KILL). Repeatable.
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
     /// MemoryMax= of the unit, e.g. 512M.
@@ -84,6 +84,15 @@ pub struct ContainerArgs {
     /// TasksMax= of the unit, e.g. 256.
     #[arg(long, value_name = "N")]
     pub tasks: Option<String>,
+    /// The only TCP ports the service may bind (Landlock): "auto" for the
+    /// ports its configuration names (--explain lists them), "none", or
+    /// numbers such as 80,443. Unrestricted when not given.
+    #[arg(long, value_name = "auto|none|PORTS")]
+    pub bind_ports: Option<String>,
+    /// The only TCP ports the service may connect to (Landlock): "none" or
+    /// numbers such as 5432,6379. Unrestricted when not given.
+    #[arg(long, value_name = "none|PORTS")]
+    pub connect_ports: Option<String>,
 }
 
 impl ContainerArgs {
@@ -102,6 +111,12 @@ impl ContainerArgs {
             cpu: self.cpu.clone(),
             tasks: self.tasks.clone(),
             tmpfs: Default::default(),
+            // "auto" is filled from the plan by create.
+            bind_ports: match self.bind_ports.as_deref() {
+                None | Some("auto") => None,
+                Some(v) => config::parse_ports("--bind-ports", v)?,
+            },
+            connect_ports: config::parse_ports("--connect-ports", self.connect_ports.as_deref().unwrap_or(""))?,
         };
         c.validate()?;
         Ok(c)
@@ -142,8 +157,16 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             _ => {}
         }
     }
+    if a.container.bind_ports.as_deref() == Some("auto") {
+        if plan.ports.is_empty() {
+            bail!("--bind-ports auto: the configuration of the service's packages names no TCP port; give the ports, e.g. --bind-ports 8080");
+        }
+        container.bind_ports = Some(plan.ports.iter().map(|p| p.port).collect());
+    }
     if a.explain {
         print!("{}", super::explain(layout, &plan));
+        println!("{}", ports_line("bind", &container.bind_ports, !plan.ports.is_empty()));
+        println!("{}", ports_line("connect", &container.connect_ports, false));
     }
     if a.dry_run {
         return Ok(());
@@ -213,6 +236,17 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         println!("start it with: systemctl start {}", cfg.unit);
     }
     Ok(())
+}
+
+/// What --explain says of a Landlock port rule; `auto` when --bind-ports
+/// auto would take the plan's ports.
+pub fn ports_line(kind: &str, ports: &Option<Vec<u16>>, auto: bool) -> String {
+    match ports {
+        None if auto => format!("{kind}-ports: any (--bind-ports auto restricts binding to the ports above)"),
+        None => format!("{kind}-ports: any TCP port"),
+        Some(v) if v.is_empty() => format!("{kind}-ports: none (Landlock refuses every TCP {kind})"),
+        Some(_) => format!("{kind}-ports: {} only (Landlock)", config::render_ports(ports)),
+    }
 }
 
 fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {

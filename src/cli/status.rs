@@ -75,6 +75,8 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         v["running"] = json!(running);
         v["stats"] = json!(manifest.stats);
         v["private"] = json!(manifest.plan.private);
+        v["bind_ports"] = json!(c.container.bind_ports);
+        v["connect_ports"] = json!(c.container.connect_ports);
         if a.explain {
             v["plan"] = json!(manifest.plan);
         }
@@ -116,6 +118,9 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     }
     if a.explain {
         print!("{}", super::explain(layout, &manifest.plan));
+        let auto = !manifest.plan.ports.is_empty();
+        println!("{}", super::create::ports_line("bind", &c.container.bind_ports, auto));
+        println!("{}", super::create::ports_line("connect", &c.container.connect_ports, false));
     }
     Ok(())
 }

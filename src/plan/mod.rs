@@ -101,6 +101,16 @@ pub struct Plan {
     /// otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container: Vec<Note>,
+    /// TCP ports the packages' configuration says the service listens on,
+    /// each with where; `--bind-ports auto` restricts binding to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortNote>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortNote {
+    pub port: u16,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -409,6 +419,7 @@ pub fn build(
         homes.push((u.home.clone(), format!("home of {}", ids.uids[&u.uid])));
     }
     weak.extend(homes);
+    let mut ports: Vec<PortNote> = Vec::new();
     for (path, (pkg, f)) in entries {
         if !f.config {
             continue;
@@ -421,7 +432,13 @@ pub fn build(
         for named in configfiles::var_paths(&text) {
             weak.push((named, format!("named in {path}, a configuration file of {pkg}")));
         }
+        for (port, line) in configfiles::listen_ports(&text) {
+            if !ports.iter().any(|p| p.port == port) {
+                ports.push(PortNote { port, why: format!("'{line}' in {path}, a configuration file of {pkg}") });
+            }
+        }
     }
+    ports.sort_by_key(|p| p.port);
     for (path, why) in weak {
         b.add_weak(&path, why)?;
     }
@@ -523,6 +540,7 @@ pub fn build(
     Ok(Plan {
         pulled: Vec::new(),
         container,
+        ports,
         keys: found,
         tmpfiles: tmpfiles_lines,
         units: units.iter().map(|u| u.unit.name.unit.clone()).collect(),
@@ -605,6 +623,9 @@ impl Plan {
         }
         for n in &self.container {
             let _ = writeln!(s, "container {}: {}", n.path, n.why);
+        }
+        for p in &self.ports {
+            let _ = writeln!(s, "port     {}/tcp: {}", p.port, p.why);
         }
         for k in &self.keys {
             let tag = if k.how.is_new() { "new-key" } else { "copied" };

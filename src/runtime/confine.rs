@@ -22,6 +22,9 @@ pub struct Confinement {
     pub bpf: Vec<u8>,
     pub label: Option<McsLabel>,
     pub context: Option<String>,
+    /// `bind-ports=` and `connect-ports=`: None is any port.
+    pub bind_ports: Option<Vec<u16>>,
+    pub connect_ports: Option<Vec<u16>>,
 }
 
 impl Confinement {
@@ -45,27 +48,69 @@ impl Confinement {
                 Security::Static { context, .. } => context.clone(),
                 _ => None,
             },
+            bind_ports: cfg.container.bind_ports.clone(),
+            connect_ports: cfg.container.connect_ports.clone(),
         })
     }
 
     /// Everything but seccomp, which comes last, right before exec: no
-    /// system call it forbids may be needed after it. Says what is not
-    /// enforced on stderr.
-    pub fn apply(&self, selinux: bool) -> Result<()> {
+    /// system call it forbids may be needed after it. The container's
+    /// init says on stderr (the unit's journal) what is not enforced; a
+    /// joined process says nothing the start has not said already.
+    pub fn apply(&self, role: Role, selinux: bool) -> Result<()> {
         let mut applied = Applied::default();
         no_new_privs()?;
-        landlock(&self.writable, &mut applied)?;
+        let ports = Ports { bind: self.bind_ports.as_deref(), connect: self.connect_ports.as_deref() };
+        landlock(&self.writable, role.scopes(), &ports, &mut applied)?;
         if selinux {
             selinux_exec_label(self.label.as_ref(), self.context.as_deref(), &mut applied)?;
         }
         capabilities(&self.caps)?;
-        for n in &applied.notes {
-            eprintln!("sandbox-service: {}: {n}", self.name);
+        if role == Role::Init {
+            for n in &applied.notes {
+                eprintln!("sandbox-service: {}: {n}", self.name);
+            }
         }
         Ok(())
     }
 }
-use landlock::{path_beneath_rules, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI};
+
+/// Which process takes the confinement: the container's first process
+/// (the shim, so the service and everything it starts), or one that
+/// `execute`, `connect` or `logrotate` joins in, which gets a Landlock
+/// domain of its own beside the service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Init,
+    Joined,
+}
+
+impl Role {
+    /// Abstract unix sockets belong to the network namespace, which the
+    /// host's network shares, and no mount hides them: both roles are
+    /// scoped to their own domain. Signals are scoped for the service's
+    /// domain; a joined process keeps signalling the service (an admin's
+    /// `kill -HUP`, a postrotate reload), which the pid namespace already
+    /// holds to the sandbox's own processes.
+    fn scopes(self) -> BitFlags<Scope> {
+        match self {
+            Role::Init => Scope::AbstractUnixSocket | Scope::Signal,
+            Role::Joined => Scope::AbstractUnixSocket.into(),
+        }
+    }
+}
+
+use landlock::{
+    path_beneath_rules, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+
+/// The TCP ports a domain may bind and connect to; None is any.
+#[derive(Debug, Default)]
+pub struct Ports<'a> {
+    pub bind: Option<&'a [u16]>,
+    pub connect: Option<&'a [u16]>,
+}
 
 /// What is enforced; what is not is said, never skipped in silence.
 #[derive(Debug, Default)]
@@ -83,22 +128,47 @@ pub fn no_new_privs() -> Result<()> {
     nix::sys::prctl::set_no_new_privs().context("setting no_new_privs")
 }
 
-/// Allows writes only beneath `writable` (absolute paths inside the new root).
-pub fn landlock(writable: &[String], applied: &mut Applied) -> Result<()> {
-    let status = Ruleset::default()
+/// Allows writes only beneath `writable` (absolute paths inside the new
+/// root), and abstract sockets and signals only within `scopes`.
+pub fn landlock(writable: &[String], scopes: BitFlags<Scope>, ports: &Ports, applied: &mut Applied) -> Result<()> {
+    let mut net = BitFlags::<AccessNet>::EMPTY;
+    let mut rules: Vec<NetPort> = Vec::new();
+    for (list, access) in [(ports.bind, AccessNet::BindTcp), (ports.connect, AccessNet::ConnectTcp)] {
+        if let Some(list) = list {
+            net |= access;
+            rules.extend(list.iter().map(|p| NetPort::new(*p, access)));
+        }
+    }
+    let mut rs = Ruleset::default()
         .handle_access(write_rights())
         .context("Landlock: ruleset")?
+        .scope(scopes)
+        .context("Landlock: scopes")?;
+    if !net.is_empty() {
+        // Asked for by the admin: refused rather than silently dropped
+        // where the kernel cannot (the rest stays best effort).
+        rs = rs
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(net)
+            .context("bind-ports=/connect-ports= need Landlock's network rules (ABI 4, Linux 6.7)")?
+            .set_compatibility(CompatLevel::BestEffort);
+    }
+    let status = rs
         .create()
         .context("Landlock: create")?
         .add_rules(path_beneath_rules(writable, write_rights()))
         .context("Landlock: rules")?
+        .add_rules(rules.into_iter().map(Ok::<_, landlock::RulesetError>))
+        .context("Landlock: port rules")?
         .restrict_self()
         .context("Landlock: restrict_self")?;
     match status.ruleset {
         RulesetStatus::FullyEnforced => {}
-        RulesetStatus::PartiallyEnforced => {
-            applied.notes.push("Landlock partly enforced: this kernel lacks some write rights (ABI < 4)".into())
-        }
+        RulesetStatus::PartiallyEnforced => applied.notes.push(
+            "Landlock partly enforced: this kernel lacks some write rights (ABI 4, Linux 6.7) or the scoping of \
+                 abstract unix sockets and signals (ABI 6, Linux 6.12)"
+                .into(),
+        ),
         RulesetStatus::NotEnforced => applied.notes.push("Landlock not enforced: the kernel does not have it".into()),
     }
     Ok(())

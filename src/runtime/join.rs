@@ -111,5 +111,5 @@ pub fn confine(t: &Target, selinux: bool) -> Result<()> {
     if t.userns {
         super::userns::become_root()?;
     }
-    t.confinement.apply(selinux)
+    t.confinement.apply(super::confine::Role::Joined, selinux)
 }

@@ -403,7 +403,7 @@ fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
     }
     rootfs::enter(&l.root)?;
     nix::unistd::setsid().context("setsid")?;
-    l.confinement.apply(true)?;
+    l.confinement.apply(confine::Role::Init, true)?;
     // Only stdio and the readiness socket cross into the shim.
     // SAFETY: plain fd calls on fds this process owns.
     let rc = unsafe {

@@ -629,12 +629,18 @@ impl Shim {
 }
 
 fn has_children() -> bool {
-    // Every process in the namespace is ours (we are PID 1): any child
-    // left, reparented or not, is still the service.
-    std::fs::read_to_string("/proc/self/task/1/children").is_ok_and(|s| !s.trim().is_empty())
-        || std::fs::read_dir("/proc").is_ok_and(|d| {
-            d.flatten().any(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 1))
+    // Every process in the namespace that we may signal is the service's
+    // (we are PID 1), reparented or not. One that Landlock's signal scope
+    // keeps from us was started by execute, connect or logrotate in a
+    // domain of its own: it ends with the namespace when we exit.
+    std::fs::read_dir("/proc").is_ok_and(|d| {
+        d.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+                .is_some_and(|n| n > 1 && kill(Pid::from_raw(n), None).is_ok())
         })
+    })
 }
 
 fn only_child() -> Option<Pid> {

@@ -10,6 +10,8 @@ mount -t tmpfs -o mode=0700 harness "$B"
 mkdir "$B/upper" "$B/work" "$B/merged"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$B/upper,workdir=$B/work" "$B/merged"
 M="$B/merged"
+# Whatever sandbox-service the host has installed or made is not the test's.
+sh "$(dirname "$0")/forget.sh" "$M"
 mount --rbind /dev "$M/dev"
 mount -t proc proc "$M/proc"
 mount --rbind /sys "$M/sys"
