@@ -317,6 +317,45 @@ fn finish_link(sdir: BorrowedFd, sname: &OsStr, st: &FileStat, ddir: BorrowedFd,
 /// Makes the parents of `rel` under `dst_root`, each with the owner, mode
 /// and times of the same directory under `src_root` (the host's own
 /// /etc and /var, which no sandbox writes).
+/// `make_parents` for a tree root inside controls (`update -p` into a
+/// sandbox's tree): the parents of `rel` beneath `dst_root` are opened
+/// with no link on the way, missing ones made with the owner, mode and
+/// times of the host's (`shift`ed into a user namespace's range); returns
+/// the parent directory, open.
+pub fn parents_beneath(src_root: &Path, dst_root: BorrowedFd, rel: &Path, shift: Option<u32>) -> Result<OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    let parent_rel = rel.parent().unwrap_or(Path::new(""));
+    let mut made = Vec::new();
+    let parent = safefs::dirs_beneath(dst_root, parent_rel, &mut made)?;
+    for m in made.iter().rev() {
+        let d = safefs::open_beneath(dst_root, m, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY)?;
+        let (mode, uid, gid, times) = match std::fs::metadata(src_root.join(m)) {
+            Ok(h) => (
+                h.mode() & 0o7777,
+                h.uid(),
+                h.gid(),
+                Some([TimeSpec::new(h.atime(), h.atime_nsec()), TimeSpec::new(h.mtime(), h.mtime_nsec())]),
+            ),
+            // A parent of a path created empty may be absent on the host too.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0o755, 0, 0, None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", src_root.join(m).display())),
+        };
+        let (u, g) = match shift {
+            Some(b) => (b + uid.min(crate::runtime::userns::RANGE - 1), b + gid.min(crate::runtime::userns::RANGE - 1)),
+            None => (uid, gid),
+        };
+        nix::unistd::fchown(d.as_fd(), Some(u.into()), Some(g.into()))
+            .with_context(|| format!("setting the owner of {}", m.display()))?;
+        nix::sys::stat::fchmod(d.as_fd(), nix::sys::stat::Mode::from_bits_truncate(mode))
+            .with_context(|| format!("setting the mode of {}", m.display()))?;
+        if let Some([at, mt]) = times {
+            nix::sys::stat::futimens(d.as_fd(), &at, &mt)
+                .with_context(|| format!("setting the times of {}", m.display()))?;
+        }
+    }
+    Ok(parent)
+}
+
 pub fn make_parents(src_root: &Path, dst_root: &Path, rel: &Path) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mut made = Vec::new();

@@ -348,7 +348,14 @@ impl SandboxConfig {
 
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in {} (see sandbox-service.sandbox(5))", path.display()))
+        Self::parse(&text).map_err(|e| {
+            let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            anyhow!(
+                "{} is damaged: {e:#}; mend it as sandbox-service.sandbox(5) says, or remove the sandbox with \
+                 sandbox-service delete --force {name}",
+                path.display()
+            )
+        })
     }
 
     /// The single service this sandbox runs (what it pulls in aside), for
@@ -371,9 +378,22 @@ pub fn load_named(layout: &Layout, name: &str) -> Result<SandboxConfig> {
     SandboxConfig::load(&path)
 }
 
-/// Every sandbox's config under the tree, sorted by name. A config that
-/// does not parse is an error: nothing should act on a half-understood set.
-pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {
+/// `load_all`, but a damaged config is passed over and its error kept
+/// (for `list`, which shows the others).
+pub fn load_all_lenient(layout: &Layout) -> Result<(Vec<SandboxConfig>, Vec<anyhow::Error>)> {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for p in config_files(layout)? {
+        match SandboxConfig::load(&p) {
+            Ok(c) => good.push(c),
+            Err(e) => bad.push(e),
+        }
+    }
+    good.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((good, bad))
+}
+
+fn config_files(layout: &Layout) -> Result<Vec<std::path::PathBuf>> {
     let dir = layout.config_dir();
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
@@ -384,8 +404,19 @@ pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {
     for ent in rd {
         let p = ent?.path();
         if p.extension().is_some_and(|e| e == "sandbox") {
-            out.push(SandboxConfig::load(&p)?);
+            out.push(p);
         }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every sandbox's config under the tree, sorted by name. A config that
+/// does not parse is an error: nothing should act on a half-understood set.
+pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {
+    let mut out = Vec::new();
+    for p in config_files(layout)? {
+        out.push(SandboxConfig::load(&p)?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)

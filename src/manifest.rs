@@ -24,7 +24,14 @@ impl Manifest {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        // The state directory is …/NAME/manifest.json.
+        let name =
+            path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let repair = format!(
+            "the sandbox's plan is lost: delete it (sandbox-service delete --force {name}) and create it again"
+        );
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}; {repair}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is damaged ({e}); {repair}", path.display()))
     }
 }

@@ -53,7 +53,10 @@ pub fn lstat_at(dir: BorrowedFd, name: &OsStr) -> Result<FileStat> {
 fn openat2(dir: BorrowedFd, name: &CStr, flags: OFlag, mode: u32) -> std::io::Result<OwnedFd> {
     // SAFETY: open_how is plain data; zeroed is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).bits() as u64;
+    // O_PATH takes no O_NONBLOCK (openat2 refuses unknown combinations);
+    // it never opens a FIFO for reading anyway.
+    let nonblock = if flags.contains(OFlag::O_PATH) { OFlag::empty() } else { OFlag::O_NONBLOCK };
+    how.flags = (flags | OFlag::O_NOFOLLOW | nonblock | OFlag::O_CLOEXEC).bits() as u64;
     how.mode = if flags.contains(OFlag::O_CREAT) { mode as u64 } else { 0 };
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: name and how outlive the call; the result is a new fd or -1.
@@ -91,6 +94,57 @@ pub fn open_checked(dir: BorrowedFd, name: &OsStr, looked: &FileStat) -> Result<
         bail!("{} changed while it was read (replaced by another file or a link): refusing", name.to_string_lossy());
     }
     Ok(fd)
+}
+
+/// Opens the relative path `rel` beneath `root` with `flags` (O_PATH for a
+/// mount source): every component resolved by the kernel with no symlink
+/// and no `..` out of `root`, so a link that root inside planted anywhere
+/// on the way makes it fail (ELOOP, EXDEV) instead of leading to the host.
+pub fn open_beneath(root: BorrowedFd, rel: &Path, flags: OFlag) -> Result<OwnedFd> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let c = CString::new(if rel.as_os_str().is_empty() { b".".as_slice() } else { rel.as_os_str().as_bytes() })
+        .context("a path holds a NUL byte")?;
+    openat2(root, &c, flags, 0).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::ELOOP) => ": a symbolic link is on the way (planted in the sandbox's tree?); refusing",
+            Some(libc::EXDEV) => ": it leads out of the sandbox's tree; refusing",
+            _ => "",
+        };
+        anyhow::Error::new(e).context(format!("opening {} in the sandbox's tree{why}", rel.display()))
+    })
+}
+
+/// Opens directory `rel` beneath `root` as `open_beneath` does, making the
+/// components that are missing (mode 0755; `made` gets each one made, for
+/// the caller to give owner and mode).
+pub fn dirs_beneath(root: BorrowedFd, rel: &Path, made: &mut Vec<std::path::PathBuf>) -> Result<OwnedFd> {
+    let mut cur = nix::unistd::dup(root).context("dup of a directory")?;
+    let mut at = std::path::PathBuf::new();
+    for c in rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))) {
+        let name = c.as_os_str();
+        at.push(name);
+        let cn = cname(name)?;
+        match openat2(cur.as_fd(), &cn, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0) {
+            Ok(fd) => cur = fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                nix::sys::stat::mkdirat(cur.as_fd(), cn.as_c_str(), Mode::from_bits_truncate(0o755))
+                    .with_context(|| format!("creating {} in the sandbox's tree", at.display()))?;
+                made.push(at.clone());
+                cur = openat2(cur.as_fd(), &cn, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+                    .with_context(|| format!("opening {} in the sandbox's tree", at.display()))?;
+            }
+            Err(e) => {
+                let what = match lstat_at(cur.as_fd(), name).map(|st| kind(&st)) {
+                    Ok(Kind::Symlink) => "is a symbolic link (planted in the sandbox's tree?): refusing",
+                    Ok(Kind::Dir) => "cannot be opened",
+                    Ok(_) => "is not a directory (planted in the sandbox's tree?): refusing",
+                    Err(_) => "cannot be looked at",
+                };
+                return Err(e).with_context(|| format!("{} in the sandbox's tree {what}", at.display()));
+            }
+        }
+    }
+    Ok(cur)
 }
 
 /// Opens a directory the caller names by path (a state tree's root), not
@@ -224,6 +278,31 @@ pub fn free_space(dir: impl AsFd) -> Result<(u64, u64)> {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_link_anywhere_on_the_way_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("etc/real")).unwrap();
+        std::fs::write(root.join("etc/real/key"), "k").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("etc/planted")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("etc/relative")).unwrap();
+        let fd = open_dir(root).unwrap();
+        assert!(open_beneath(fd.as_fd(), Path::new("/etc/real/key"), OFlag::O_PATH).is_ok());
+        for bad in ["etc/planted/passwd", "etc/relative/key", "etc/../../x"] {
+            let e = open_beneath(fd.as_fd(), Path::new(bad), OFlag::O_PATH).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("refusing") || format!("{e:#}").contains("in the sandbox's tree"),
+                "{bad}: {e:#}"
+            );
+        }
+        let mut made = Vec::new();
+        let d = dirs_beneath(fd.as_fd(), Path::new("var/lib/new"), &mut made).unwrap();
+        assert_eq!(made, vec![Path::new("var"), Path::new("var/lib"), Path::new("var/lib/new")]);
+        assert!(nix::sys::stat::fstat(&d).is_ok());
+        assert!(dirs_beneath(fd.as_fd(), Path::new("etc/planted/x"), &mut made).is_err());
+        assert!(!Path::new("/etc/x").exists());
+    }
 
     #[test]
     fn names_are_single_components() {

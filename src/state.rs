@@ -133,8 +133,9 @@ impl Txn {
             .mode(mode)
             .open(&tmp)
             .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(content.as_bytes())?;
-        f.sync_all()?;
+        f.write_all(content.as_bytes())
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
         self.staged.push((tmp, target.to_path_buf()));
         Ok(())
     }

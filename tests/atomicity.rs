@@ -134,3 +134,35 @@ fn a_create_failing_after_the_clone_rolls_everything_back() {
 fn nix_kill(pid: u32, sig: &str) {
     assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success());
 }
+
+/// The disk full where the config and units go, after the tree was copied
+/// (in the harness's own mount namespace: small tmpfs mounts, nothing of
+/// the host): create and clone fail with the file and the errno named, and
+/// leave nothing: no config, state, staging or unit.
+#[test]
+fn create_and_clone_on_a_full_disk_fail_cleanly_and_leave_nothing() {
+    let s = Systemd::boot();
+    s.sh_ok("mkdir -p /tmp/r/etc /tmp/r/var/lib/data && head -c 300000 /dev/urandom > /tmp/r/var/lib/data/blob");
+    let root = ["--root", "/tmp/r"];
+    let ok = s.tool(&[&root[..], &["-q", "create", "-p", "/var/lib/data", "k1", "--", "/bin/true"]].concat());
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    // /etc of that root: full to the last page.
+    s.sh_ok("mkdir -p /tmp/etc-full && mount -t tmpfs -o size=256k tmpfs /tmp/etc-full && cp -a /tmp/r/etc/. /tmp/etc-full/ \
+             && mount --bind /tmp/etc-full /tmp/r/etc && (head -c 1M /dev/zero > /tmp/r/etc/fill || true)");
+    for args in [&["create", "-p", "/var/lib/data", "k2", "--", "/bin/true"][..], &["clone", "k1", "k2"]] {
+        let out = s.tool(&[&root[..], args].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left on device") && err.contains("/tmp/r/"), "{args:?}: {err}");
+        assert_eq!(err.lines().filter(|l| l.contains("error")).count(), 1, "{err}");
+        for p in ["etc/sandbox-service/k2.sandbox", "var/lib/sandbox-service/k2", "etc/systemd/system/k2.service"] {
+            assert!(!s.exists(&format!("/tmp/r/{p}")), "{args:?} left {p}");
+        }
+        let staged = s.sh_ok("ls -A /tmp/r/var/lib/sandbox-service/.staging 2>/dev/null || true");
+        assert!(staged.trim().is_empty(), "{args:?} left staging: {staged}");
+    }
+    // Room again: the same commands work, and k1 was never touched.
+    s.sh_ok("rm /tmp/r/etc/fill");
+    let again = s.tool(&[&root[..], &["-q", "clone", "k1", "k2"]].concat());
+    assert!(again.status.success(), "{}", stderr(&again));
+}

@@ -466,3 +466,90 @@ fn the_shared_network_and_signals_reach_nothing_outside_the_sandbox() {
     let left = s.wait_for("pgrep -f 'slee[p] 4242' || true", |o| o.trim().is_empty());
     assert!(left.trim().is_empty(), "execute's process outlived the sandbox: {left}");
 }
+
+/// A directory of the sandbox's private /etc swapped, from inside, for a
+/// link to a host directory that holds a file of the same name as a
+/// private path beneath it: the next start must not mount the host's
+/// file, and a clone must not write its new key there.
+#[test]
+fn a_private_directory_swapped_for_a_link_reaches_nothing_of_the_host() {
+    let s = Systemd::boot();
+    s.ok(&["create", "-u", "dovecot", "d1"]);
+    let plan = s.ok(&["status", "--explain", "d1"]);
+    assert!(plan.contains("/etc/dovecot/private/dovecot.key"), "{plan}");
+    // On the harness's side (the host, for the sandbox): a secret of the same name.
+    s.sh_ok(
+        "mkdir -p /root/secret && echo host-secret > /root/secret/dovecot.key && chmod 600 /root/secret/dovecot.key",
+    );
+    s.ok(&["start", "d1"]);
+    s.ok(&[
+        "execute",
+        "d1",
+        "--",
+        "sh",
+        "-c",
+        "mv /etc/dovecot/private /etc/dovecot/was && ln -s /root/secret /etc/dovecot/private",
+    ]);
+    s.ok(&["stop", "d1"]);
+    // Restarted, the link resolves inside (to the sandbox's empty /root),
+    // never on the host.
+    s.run(&["systemctl", "start", "dovecot@d1.service"]);
+    assert!(s.journal("dovecot@d1.service").contains("Can't open file /etc/dovecot/private/dovecot.pem"));
+    s.sh_ok("systemctl stop dovecot@d1.service");
+    assert_eq!(s.sh_ok("cat /root/secret/dovecot.key"), "host-secret\n");
+    // clone copies the link as a link, and refuses to make its key through it.
+    let o = s.tool(&["clone", "d1", "d2"]);
+    assert!(!o.status.success() && stderr(&o).contains("symbolic link"), "{o:?}");
+    assert_eq!(s.sh_ok("cat /root/secret/dovecot.key; ls /root/secret"), "host-secret\ndovecot.key\n");
+    assert!(!s.exists("/var/lib/sandbox-service/d2"), "a failed clone left its state");
+}
+
+/// Links, a FIFO and a 10 GB sparse file planted from inside an apache2
+/// sandbox, then every host-side command that touches its tree: nothing
+/// of the host changes, nothing hangs, nothing is copied in full.
+#[test]
+fn host_side_commands_are_immune_to_a_hostile_tree() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "h1", 8081, "h1");
+    s.ok(&["start", "h1"]);
+    s.ok(&[
+        "execute",
+        "h1",
+        "--",
+        "sh",
+        "-c",
+        "mv /var/lib /var/lib.was && ln -s /etc /var/lib; \
+         rm -rf /var/log/apache2 && ln -s /etc /var/log/apache2; \
+         ln -s / /var/www/to-root; mkfifo /etc/apache2/fifo.conf; truncate -s 10G /var/www/sparse",
+    ]);
+    let etc_before = s.sh_ok("ls -la --time-style=+%s /etc | grep -v sandbox-service");
+    // logrotate runs inside: its rotation of "/var/log/apache2" is the sandbox's read-only /etc.
+    s.tool(&["logrotate", "h1"]);
+    // status reads nothing it could hang on.
+    let st = s.sh(&format!("timeout 20 {BIN} status h1"));
+    assert!(st.status.success(), "{st:?}");
+    s.ok(&["stop", "h1"]);
+    // update -p through the planted /var/lib -> /etc: refused, the host's /etc untouched.
+    let o = s.tool(&["update", "-p", "/var/lib/evil", "h1"]);
+    assert!(!o.status.success() && stderr(&o).contains("symbolic link"), "{o:?}");
+    assert!(!s.exists("/etc/evil"), "update -p wrote through a planted link into the host's /etc");
+    assert_eq!(
+        s.sh_ok("ls -la --time-style=+%s /etc | grep -v sandbox-service"),
+        etc_before,
+        "the host's /etc changed"
+    );
+    // clone keeps the sparse file sparse, the links links, and skips the FIFO.
+    s.ok(&["clone", "h1", "h2"]);
+    let du = s.sh_ok("du -k /var/lib/sandbox-service/h2/tree/var/www/sparse | cut -f1");
+    assert!(du.trim().parse::<u64>().unwrap() < 1024, "the 10 GB hole was written out: {du} KiB");
+    assert_eq!(s.sh_ok("readlink /var/lib/sandbox-service/h2/tree/var/www/to-root"), "/\n");
+    // delete follows no link: the host's / and /etc are still there.
+    s.ok(&["delete", "h2"]);
+    s.ok(&["delete", "h1"]);
+    assert!(s.exists("/etc/passwd") && s.exists("/usr/bin/env") && s.exists("/etc/apache2/apache2.conf"));
+    assert_eq!(
+        s.sh_ok("ls -la --time-style=+%s /etc | grep -v sandbox-service"),
+        etc_before,
+        "the host's /etc changed"
+    );
+}

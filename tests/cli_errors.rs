@@ -78,3 +78,59 @@ fn help_on_every_command() {
         assert!(stdout(&out).contains("Usage: sandbox-service"), "{cmd}");
     }
 }
+
+/// A `.sandbox` file or a manifest truncated by hand: every command says
+/// which file is damaged and how to mend it, on one line, without a panic;
+/// list still shows the others; delete --force removes what is left.
+#[test]
+fn damaged_state_is_named_with_its_mend_and_never_panics() {
+    let s = Systemd::boot();
+    s.ok(&["create", "ok1", "--", "/bin/sleep", "1000"]);
+    s.ok(&["create", "bad1", "--", "/bin/sleep", "1000"]);
+    s.ok(&["create", "bad2", "--", "/bin/sleep", "1000"]);
+    s.sh_ok("f=/etc/sandbox-service/bad1.sandbox; head -c 150 $f > /tmp/t && cat /tmp/t > $f");
+    s.sh_ok("f=/var/lib/sandbox-service/bad2/manifest.json; head -c 90 $f > /tmp/t && cat /tmp/t > $f");
+    let config = ["/etc/sandbox-service/bad1.sandbox is damaged", "sandbox-service.sandbox(5)", "delete --force bad1"];
+    for args in [
+        &["status", "bad1"][..],
+        &["start", "bad1"],
+        &["update", "bad1"],
+        &["clone", "bad1", "c1"],
+        &["run", "bad1"],
+        &["execute", "bad1", "--", "true"],
+        &["logrotate", "bad1"],
+        &["delete", "bad1"],
+    ] {
+        fails(&s, args, &config);
+    }
+    let manifest = ["/var/lib/sandbox-service/bad2/manifest.json is damaged", "delete --force bad2"];
+    for args in [&["status", "bad2"][..], &["update", "-p", "/var/x", "bad2"]] {
+        fails(&s, args, &manifest);
+    }
+    // run warns first (into the unit's journal) that bad1's label went unchecked.
+    let out = s.tool(&["run", "bad2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let last = stderr(&out).lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("sandbox-service: error: ") && manifest.iter().all(|m| last.contains(m)), "{last}");
+    // What allocates a label needs every config: it names the damaged one.
+    fails(&s, &["clone", "bad2", "c1"], &config);
+    // A start through systemd fails the unit with the same words.
+    assert!(!s.run(&["systemctl", "start", "bad2.service"]).status.success());
+    assert!(s.journal("bad2.service").contains("manifest.json is damaged"));
+    // list: the others, and the damaged one named; status 1.
+    let out = s.tool(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("ok1") && stdout(&out).contains("bad2"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("bad1.sandbox is damaged"), "{}", stderr(&out));
+    // delete --force mends it: config, state and unit gone, the name free.
+    let out = s.tool(&["delete", "--force", "bad1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for p in ["/etc/sandbox-service/bad1.sandbox", "/var/lib/sandbox-service/bad1", "/etc/systemd/system/bad1.service"]
+    {
+        assert!(!s.exists(p), "{p} left");
+    }
+    fails(&s, &["clone", "bad2", "c1"], &manifest);
+    s.ok(&["delete", "bad2"]);
+    s.ok(&["create", "bad1", "--", "/bin/true"]);
+    assert!(s.tool(&["list"]).status.success());
+}

@@ -155,3 +155,58 @@ fn a_missing_path_is_named_with_the_command_that_adds_it() {
     let out = s.tool(&["update", "-p", "/var/lib/needed", "d1"]);
     assert!(stderr(&out).contains("has it already"), "{}", stderr(&out));
 }
+
+/// `run` SIGKILLed at every point of its mount setup, a hundred times:
+/// no mount, cgroup or process of the sandbox is left, and the unit starts.
+#[test]
+fn run_killed_during_its_setup_a_hundred_times_leaves_nothing() {
+    let s = Systemd::boot();
+    s.ok(&["create", "k1", "--", "/bin/sleep", "1000"]);
+    // Kill after 0 to 19 ms: before, during and after the mounts (a
+    // whole start takes a few ms).
+    let out = s.sh(&format!(
+        "for i in $(seq 100); do \
+           systemd-run --scope -q {BIN} run k1 >/dev/null 2>&1 & p=$!; \
+           usleep=$(( (i * 7) % 20 )); sleep 0.$(printf %03d $usleep); kill -9 $p; wait $p 2>/dev/null; \
+         done; echo done"
+    ));
+    assert!(stdout(&out).contains("done"), "{out:?}");
+    let procs = s
+        .wait_for("pgrep -af 'sandbox-service-ini[t] --name k1|slee[p] 1000|sandbox-service ru[n] k1' || true", |o| {
+            o.trim().is_empty()
+        });
+    assert!(procs.trim().is_empty(), "left running: {procs}");
+    let mounts = s.sh_ok("grep -c 'sandbox-service/k1' /proc/self/mountinfo || true");
+    assert_eq!(mounts.trim(), "0", "mounts left");
+    let cg =
+        s.wait_for("find /sys/fs/cgroup -name '*sandbox-service-k1*' 2>/dev/null || true", |o| o.trim().is_empty());
+    assert!(cg.trim().is_empty(), "cgroups left: {cg}");
+    s.ok(&["start", "k1"]);
+    assert_eq!(s.prop("k1.service", "ActiveState"), "active");
+    s.ok(&["stop", "k1"]);
+}
+
+/// systemd re-executed under running sandboxes: they keep running and
+/// answer to reload, execute and stop as before.
+#[test]
+fn sandboxes_survive_a_daemon_reexec_and_stay_controllable() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "x1", 8081, "x1 page");
+    s.ok(&["create", "x2", "--", "/bin/sleep", "1000"]);
+    s.ok(&["start", "x1"]);
+    s.ok(&["start", "x2"]);
+    let main = s.prop("apache2@x1.service", "MainPID");
+    s.sh_ok("systemctl daemon-reexec");
+    let up = s.wait_for("systemctl is-system-running 2>&1 || true", |o| !o.contains("Failed to connect"));
+    assert!(!up.contains("Failed to connect"), "{up}");
+    assert_eq!(s.prop("apache2@x1.service", "ActiveState"), "active");
+    assert_eq!(s.prop("apache2@x1.service", "MainPID"), main, "systemd lost track of the runtime");
+    assert_eq!(s.prop("x2.service", "ActiveState"), "active");
+    assert_eq!(s.http(8081), "x1 page\n200");
+    s.sh_ok("systemctl reload apache2@x1.service");
+    assert_eq!(s.ok(&["execute", "x1", "--", "hostname"]), "x1\n");
+    s.ok(&["stop", "x1"]);
+    s.ok(&["stop", "x2"]);
+    assert_eq!(s.prop("apache2@x1.service", "Result"), "success");
+    assert_eq!(s.prop("x2.service", "ActiveState"), "inactive");
+}

@@ -18,11 +18,56 @@ pub struct Args {
     pub force: bool,
 }
 
+/// What delete needs of a sandbox whose config cannot be read: its unit,
+/// known by the first line create writes in it.
+fn salvage(layout: &Layout, name: &str) -> Result<config::SandboxConfig> {
+    let mark = format!("# Made by sandbox-service for sandbox {name};");
+    let mut unit = None;
+    if let Ok(rd) = std::fs::read_dir(layout.unit_dir()) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let first = std::fs::read_to_string(&p).ok().and_then(|t| t.lines().next().map(str::to_string));
+            if first.is_some_and(|l| l.starts_with(&mark)) {
+                unit = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let unit = unit.unwrap_or_else(|| format!("{name}.service"));
+    let payload = match unit.split_once('@') {
+        Some((svc, _)) => config::Payload::Services(vec![format!("{svc}.service")]),
+        None => config::Payload::Command(vec!["/bin/true".into()]),
+    };
+    Ok(config::SandboxConfig {
+        name: name.to_string(),
+        unit,
+        payload,
+        pulled: vec![],
+        packages: vec![],
+        security: crate::label::Security::Inherit,
+        label: None,
+        created: 0,
+        container: Default::default(),
+    })
+}
+
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.name)?;
     interrupt::install()?;
     let _lock = state::lock(layout)?;
-    let cfg = config::load_named(layout, &a.name)?;
+    let cfg = match config::load_named(layout, &a.name) {
+        Ok(c) => c,
+        // A damaged config must not keep a sandbox from going: what it
+        // owns is found from the unit create wrote for it.
+        Err(e) if a.force && layout.config_file(&a.name).exists() => {
+            eprintln!("sandbox-service: {e:#}");
+            eprintln!("sandbox-service: deleting '{}' by its unit and state directory", a.name);
+            salvage(layout, &a.name)?
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(st) = sandbox::unit_state(layout, &cfg.unit)? {
         if systemd::is_running(&st) {
             if !a.force {
@@ -39,8 +84,13 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     // Nothing of it may start again while its files go.
     let _stopped = sandbox::hold_stopped(layout, &cfg, "deleted")?;
-    let others = config::load_all(layout)?;
-    let (paths, dirs) = sandbox::owned_paths(layout, &cfg, &others)?;
+    let (others, damaged) = config::load_all_lenient(layout)?;
+    let (mut paths, dirs) = sandbox::owned_paths(layout, &cfg, &others)?;
+    if !damaged.is_empty() {
+        // A damaged config may be a sandbox of the same service: its
+        // start-all target stays.
+        paths.retain(|p| !p.to_string_lossy().ends_with("-sandboxes.target"));
+    }
     Txn::begin(layout, &cfg.name, Op::Delete)?.commit_delete(&paths, &dirs)?;
     drop(_lock);
     sandbox::reload_systemd(layout);

@@ -13,11 +13,22 @@ pub struct Args {
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<()> {
-    let configs = config::load_all(layout)?;
+    // One damaged config hides none of the others; it is named, with the
+    // mend, and the exit status says something is wrong.
+    let (configs, damaged) = config::load_all_lenient(layout)?;
+    let done = |damaged: Vec<anyhow::Error>| -> Result<()> {
+        for e in &damaged {
+            eprintln!("sandbox-service: error: {e:#}");
+        }
+        match damaged.len() {
+            0 => Ok(()),
+            n => anyhow::bail!("{n} sandbox configuration(s) damaged: see above"),
+        }
+    };
     if a.json {
         let v: Vec<serde_json::Value> = configs.iter().map(super::status::summary).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return done(damaged);
     }
     println!("{:<20} {:<32} {:<14} RUNS", "NAME", "UNIT", "LABEL");
     for c in &configs {
@@ -28,5 +39,5 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         let label = c.label.map_or_else(|| "inherit".into(), |l| l.to_string());
         println!("{:<20} {:<32} {:<14} {runs}", c.name, c.unit, label);
     }
-    Ok(())
+    done(damaged)
 }

@@ -23,8 +23,15 @@ pub struct Args {
 
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     layout.require_live()?;
+    let mut failed = Vec::new();
     let names: Vec<String> = if a.names.is_empty() {
-        config::load_all(layout)?
+        // The daily run: a damaged config stops no other sandbox's rotation.
+        let (configs, damaged) = config::load_all_lenient(layout)?;
+        for e in &damaged {
+            eprintln!("sandbox-service: error: {e:#}");
+            failed.push("(damaged config)".to_string());
+        }
+        configs
             .into_iter()
             // A command sandbox has no packages, so no rotation rules of its own.
             .filter(|c| matches!(c.payload, config::Payload::Services(_)))
@@ -32,11 +39,13 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             .filter(|n| control::shim_pid(n).is_ok())
             .collect()
     } else {
+        for n in &a.names {
+            config::load_named(layout, n)?;
+        }
         a.names.clone()
     };
     crate::shim::service::parse_timespan(&a.timeout).with_context(|| format!("--timeout {}", a.timeout))?;
     let exe = std::env::current_exe().context("finding our own binary")?;
-    let mut failed = Vec::new();
     for n in &names {
         // A process each: execute enters the sandbox's namespaces for good.
         let st = std::process::Command::new(&exe)
@@ -63,7 +72,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        bail!("logrotate failed in {} of {} sandboxes: {}", failed.len(), names.len(), failed.join(" "));
+        // Damaged configs count among the sandboxes: they were not rotated.
+        let damaged = failed.iter().filter(|f| !names.contains(f)).count();
+        bail!("logrotate failed in {} of {} sandboxes: {}", failed.len(), names.len() + damaged, failed.join(" "));
     }
     if names.is_empty() && !quiet {
         println!("no running sandbox");

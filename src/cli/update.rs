@@ -11,6 +11,7 @@ use crate::plan::Kind;
 use crate::{config, interrupt, sandbox, state, units};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Rewrite a sandbox's unit from its .sandbox file; add private paths.
@@ -90,8 +91,19 @@ fn add_private(
         bail!("none of the paths could be added: see above");
     }
     let tree = state_dir.join(TREE);
+    // Root inside controls the tree: it is reached by descriptor, never
+    // through a link (a /var/lib swapped for a link to the host's /etc
+    // would otherwise receive the new path).
+    let tree_fd = crate::safefs::open_dir(&tree)?;
     for p in &added {
-        if tree.join(p.path.trim_start_matches('/')).symlink_metadata().is_ok() {
+        let there = crate::safefs::open_beneath(tree_fd.as_fd(), Path::new(&p.path), nix::fcntl::OFlag::O_PATH);
+        if let Err(e) = &there {
+            let errno = e.root_cause().downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error());
+            if errno != Some(nix::libc::ENOENT) && errno != Some(nix::libc::ENOTDIR) {
+                return Err(there.unwrap_err());
+            }
+        }
+        if there.is_ok() {
             bail!(
                 "{} is in the sandbox already (made there since it was created): move it away in {} first",
                 p.path,
@@ -137,20 +149,17 @@ fn add_private(
         }
         for p in added.iter().filter(|p| !matches!(p.kind, Kind::Runtime | Kind::Key)) {
             let rel = Path::new(p.path.trim_start_matches('/'));
-            copy::make_parents(layout.root(), &tree, rel)?;
-            if let Some(base) = cfg.container.private_users {
-                // Parents just made carry the host's ids: give them the sandbox's.
-                for a in rel.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
-                    let d = tree.join(a);
-                    let m = std::os::unix::fs::MetadataExt::uid(&std::fs::symlink_metadata(&d)?);
-                    if m < crate::runtime::userns::RANGE {
-                        let g = std::os::unix::fs::MetadataExt::gid(&std::fs::symlink_metadata(&d)?);
-                        std::os::unix::fs::lchown(&d, Some(base + m), Some(base + g))?;
-                    }
-                }
-            }
-            std::fs::rename(stage.join(rel), tree.join(rel))
-                .with_context(|| format!("moving {} into place", p.path))?;
+            let parent = copy::parents_beneath(layout.root(), tree_fd.as_fd(), rel, cfg.container.private_users)?;
+            let name = rel.file_name().context("a private path has no name")?;
+            // RENAME_NOREPLACE: what root inside made there since the check stays.
+            nix::fcntl::renameat2(
+                nix::fcntl::AT_FDCWD,
+                &stage.join(rel),
+                parent.as_fd(),
+                name,
+                nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+            )
+            .with_context(|| format!("moving {} into place", p.path))?;
         }
         manifest.plan.private.extend(added.iter().cloned());
         manifest.plan.private.sort_by(|a, b| a.path.cmp(&b.path));

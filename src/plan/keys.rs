@@ -14,6 +14,7 @@ use crate::layout::Layout;
 use crate::secrets::secret;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -294,8 +295,12 @@ pub fn make(layout: &Layout, k: &KeyPlan, tree: &Path, hostname: &str, shift: Op
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dst = tree.join(k.path.trim_start_matches('/'));
     let src = layout.host(&k.target);
+    // A clone's tree is a copy of one that root inside controlled: its
+    // directories are reached with no link on the way, so a private
+    // directory swapped for a link to the host's /etc takes no new key.
+    let tree_fd = crate::safefs::open_dir(tree)?;
     for p in std::iter::once(&k.path).chain(k.certs.iter().map(|(l, _)| l)) {
-        crate::clone::make_parents(layout.root(), tree, Path::new(p.trim_start_matches('/')))?;
+        crate::clone::parents_beneath(layout.root(), tree_fd.as_fd(), Path::new(p.trim_start_matches('/')), shift)?;
     }
     let meta = std::fs::metadata(&src).with_context(|| format!("reading {}", src.display()))?;
     let _ = std::fs::remove_file(&dst);

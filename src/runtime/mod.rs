@@ -36,7 +36,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::WaitStatus;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// The shim's binary name; it is looked up beside this one, then in
@@ -224,17 +224,41 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     let base = cfg.container.private_users;
     rootfs::prepare_var(&tree.join("var"), Path::new("/var"), base)?;
     let mut etc_binds = Vec::new();
+    // Root inside controls the tree: each source is resolved beneath it
+    // with no link on the way (a private directory swapped for a link to
+    // the host's / would otherwise be mounted writable inside).
+    let tree_fd = crate::safefs::open_dir(&tree)?;
     for p in manifest.plan.private.iter().filter(|p| p.path.starts_with("/etc/")) {
         // Links inside a private directory come with it; alone, a bind
         // would follow the host's link. Runtime paths live in /run.
         if matches!(p.kind, Kind::Symlink | Kind::Runtime) {
             continue;
         }
-        let src = tree.join(p.path.trim_start_matches('/'));
-        if !src.exists() {
-            bail!("{}: missing from the sandbox's state ({}); recreate the sandbox", p.path, src.display());
+        let rel = Path::new(p.path.trim_start_matches('/'));
+        let fd = match crate::safefs::open_beneath(tree_fd.as_fd(), rel, nix::fcntl::OFlag::O_PATH) {
+            Ok(fd) => fd,
+            Err(e)
+                if e.root_cause().downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error())
+                    == Some(nix::libc::ENOENT) =>
+            {
+                bail!(
+                    "{}: missing from the sandbox's state ({}); recreate the sandbox",
+                    p.path,
+                    tree.join(rel).display()
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let st = nix::sys::stat::fstat(&fd).with_context(|| format!("fstat {}", p.path))?;
+        let kind = st.st_mode & nix::libc::S_IFMT;
+        if kind != nix::libc::S_IFDIR && kind != nix::libc::S_IFREG {
+            bail!(
+                "{}: in the sandbox's tree it is no longer a file or directory (a link or a FIFO made inside?): restore it in {} or recreate the sandbox",
+                p.path,
+                tree.display()
+            );
         }
-        etc_binds.push((rootfs::open_source(&src)?, p.path.clone(), src.is_dir()));
+        etc_binds.push((mountapi::open_tree_fd(&fd)?, p.path.clone(), kind == nix::libc::S_IFDIR));
     }
     let build_dir = Path::new("/run/sandbox-service").join(name);
     Ok(Launch {
@@ -325,6 +349,15 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
             eprintln!("sandbox-service: error: the runtime went away before the container was released");
             return 125;
         }
+        // We hold the write end open for our whole life: a hang-up now is
+        // our death between the release and the prctl above, which the
+        // parent-death signal missed (under load the child runs late).
+        let mut fds = [nix::poll::PollFd::new(release_r.as_fd(), nix::poll::PollFlags::POLLIN)];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok()
+            && fds[0].revents().is_some_and(|r| r.contains(nix::poll::PollFlags::POLLHUP))
+        {
+            return 125;
+        }
         match child(&launch, child_fd) {
             Ok(never) => match never {},
             Err(e) => {
@@ -343,7 +376,6 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
             userns::write_maps(pid, base)?;
         }
         nix::unistd::write(&release_w, b"1").context("releasing the container")?;
-        drop(release_w);
         let files = RunFiles::create(name, pid)?;
         // Only under systemd: a bare `run` in a terminal has no machine to be.
         let registering =

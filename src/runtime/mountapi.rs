@@ -30,6 +30,21 @@ pub fn open_tree(p: &Path) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// `open_tree` of what `fd` (an O_PATH descriptor from
+/// `safefs::open_beneath`) is: the path was resolved once, without links,
+/// and nothing swapped in since can redirect the mount.
+pub fn open_tree_fd(fd: &OwnedFd) -> Result<OwnedFd> {
+    let flags =
+        libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32 | libc::AT_EMPTY_PATH as u32;
+    // SAFETY: fd is open; the empty path outlives the call.
+    let t = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
+    if t < 0 {
+        return Err(std::io::Error::last_os_error()).context("open_tree of a path in the sandbox's tree");
+    }
+    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(t as i32) })
+}
+
 /// Attaches a tree from `open_tree` at `dst`.
 pub fn attach(tree: &OwnedFd, dst: &Path) -> Result<()> {
     let c = cpath(dst)?;
