@@ -64,7 +64,14 @@ for cmd, r in hf("list").items():
     print(f"| {cmd} | {ms(r):.1f} |")
 target(f"create #{len(scale)} / create #1 (medians of {k})", last / first, 1.2)
 
-print("\n### Targets\n\n| measure | today | target | |\n|---|---:|---:|---|")
+missed = [v.split(" | ")[0].lstrip("| ") for v in verdicts if "MISSED" in v]
+print("\n### Targets\n")
+print(f"**{len(missed)} of {len(verdicts)} targets MISSED**" + (": " + "; ".join(missed) if missed else "") + "\n")
+print("| measure | today | target | |\n|---|---:|---:|---|")
 print("\n".join(verdicts))
-if check and any("MISSED" in v for v in verdicts):
-    print("\n(some targets missed: see the closing notes and docs/benchmarks.md for why)")
+if missed:
+    # Benchmarks stay out of pass/fail; the miss is said where it is seen.
+    print(f"bench: {len(missed)} of {len(verdicts)} targets MISSED: {'; '.join(missed)}"
+          + ("" if check else " (a --quick run: figures are indicative only)"), file=sys.stderr)
+    if check:
+        print("\n(see docs/benchmarks.md for why each missed target is missed)")

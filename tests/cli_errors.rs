@@ -72,10 +72,22 @@ fn bad_inputs_give_one_clear_line_and_make_nothing() {
 
 #[test]
 fn help_on_every_command() {
-    for cmd in ["create", "list", "status", "delete", "clone"] {
+    // Every command the top-level help lists, not a list kept here.
+    let top = stdout(&std::process::Command::new(BIN).arg("--help").output().unwrap());
+    let cmds: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(cmds.len() >= 14, "commands found in --help: {cmds:?}\n{top}");
+    for cmd in cmds {
         let out = std::process::Command::new(BIN).args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help");
-        assert!(stdout(&out).contains("Usage: sandbox-service"), "{cmd}");
+        let text = stdout(&out);
+        assert!(text.contains(&format!("Usage: sandbox-service {cmd}")) && text.lines().count() > 3, "{cmd}: {text}");
     }
 }
 

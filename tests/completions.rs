@@ -22,4 +22,13 @@ fn names_complete_from_the_configs_and_the_scripts_parse() {
     ));
     let fish = s.sh_ok(&format!("COMPLETE=fish {BIN}"));
     assert!(fish.starts_with("complete --keep-order --exclusive --command sandbox-service"), "{fish}");
+    // Parsed by the shells themselves (-n: syntax only, nothing run).
+    s.sh_ok(&format!("COMPLETE=zsh {BIN} > /tmp/_sandbox-service && zsh -n /tmp/_sandbox-service"));
+    s.sh_ok(&format!("COMPLETE=fish {BIN} > /tmp/c.fish && fish --no-execute /tmp/c.fish"));
+    // And fish, loading it, completes names through our binary.
+    let got = s.sh_ok(&format!(
+        "PATH={}:$PATH fish -c 'source /tmp/c.fish; complete --do-complete \"sandbox-service status web\"'",
+        std::path::Path::new(BIN).parent().unwrap().display()
+    ));
+    assert!(got.contains("web1") && got.contains("web2") && !got.contains("other"), "{got}");
 }

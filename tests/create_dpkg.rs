@@ -130,13 +130,12 @@ fn delete_and_clone_round_trips() {
 fn delete_refuses_a_running_sandbox_unless_forced() {
     let s = Systemd::boot();
     s.ok(&["create", "-u", "apache2", "busy"]);
-    // Stand-in for the runtime (next issue): a drop-in that keeps the unit active.
-    s.sh_ok(
-        "mkdir -p /etc/systemd/system/apache2@busy.service.d && \
-         printf '[Service]\\nType=simple\\nExecStart=\\nExecStart=/bin/sleep infinity\\n' \
-           > /etc/systemd/system/apache2@busy.service.d/test.conf && \
-         systemctl daemon-reload && systemctl start apache2@busy.service",
-    );
+    // Really running: its mounts, runtime files and machine registration
+    // exist, and must all go with it.
+    s.ok(&["start", "busy"]);
+    assert!(s.http(80).ends_with("200"));
+    s.wait_for("machinectl list --no-legend --no-pager", |o| o.contains("busy"));
+    assert!(s.exists("/run/sandbox-service/busy.pid"));
     let out = s.tool(&["delete", "busy"]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -146,7 +145,15 @@ fn delete_refuses_a_running_sandbox_unless_forced() {
     s.ok(&["delete", "--force", "busy"]);
     assert!(!s.exists("/etc/sandbox-service/busy.sandbox"));
     let st = s.sh_ok("systemctl show -p ActiveState --value apache2@busy.service");
-    assert_eq!(st.trim(), "inactive");
+    assert!(st.trim() == "inactive" || st.trim().is_empty(), "{st}");
+    let ps = s.wait_for("pgrep -a apache2 || true", |o| o.trim().is_empty());
+    assert!(ps.trim().is_empty(), "{ps}");
+    assert!(!s.sh_ok("cat /proc/self/mountinfo").contains("sandbox-service/busy"));
+    let left = s.sh_ok("ls -a /run/sandbox-service | grep busy || true");
+    assert!(left.trim().is_empty(), "runtime files left: {left}");
+    let m = s.wait_for("machinectl list --no-legend --no-pager", |o| !o.contains("busy"));
+    assert!(!m.contains("busy"), "{m}");
+    assert!(!s.exists("/var/lib/sandbox-service/busy") && !s.exists("/etc/systemd/system/apache2@busy.service"));
 }
 
 #[test]
@@ -164,4 +171,30 @@ fn a_template_unit_runs_with_the_sandbox_name_as_instance() {
     assert_eq!(st["services"][0], "apache2@.service");
     let show = s.sh_ok("systemctl show -p LoadState,ReloadPropagatedFrom apache2@w3.service");
     assert!(show.contains("LoadState=loaded") && show.contains("ReloadPropagatedFrom=apache2.service"), "{show}");
+}
+
+/// Debian's own multi-instance recipe (setup-instance makes /etc/apache2-www
+/// and /var/log/apache2-www), then `-u apache2@`: the instance's log
+/// directory comes from envvars as the shell evaluates it with the
+/// unit's APACHE_CONFDIR, and the sandbox serves its page.
+#[test]
+fn a_template_instance_from_setup_instance_starts_and_serves() {
+    let s = Systemd::boot();
+    s.sh_ok("sh /usr/share/doc/apache2/examples/setup-instance www >/dev/null");
+    let out = s.ok(&["create", "-u", "apache2@", "--explain", "www"]);
+    assert!(out.contains("private  /etc/apache2-www (dir)"), "{out}");
+    assert!(
+        out.contains("private  /var/log/apache2-www (dir): named by APACHE_LOG_DIR in /etc/apache2/envvars"),
+        "{out}"
+    );
+    s.sh_ok(&format!("sed -i 's/^Listen 80$/Listen 8084/' {}", tree("www", "/etc/apache2-www/ports.conf")));
+    s.sh_ok(&format!("echo 'page of the www instance' > {}", tree("www", "/var/www/html/index.html")));
+    s.ok(&["start", "www"]);
+    assert_eq!(s.http(8084), "page of the www instance\n200");
+    s.sh_ok("curl -s http://127.0.0.1:8084/ >/dev/null");
+    // The *:80 site does not match :8084: the server-wide log has it.
+    let logs = s.sh_ok(&format!("cat {}/*.log", tree("www", "/var/log/apache2-www")));
+    assert!(logs.contains("GET / "), "{logs}");
+    s.ok(&["stop", "www"]);
+    assert_eq!(s.prop("apache2@www.service", "Result"), "success");
 }

@@ -165,3 +165,42 @@ fn a_unit_no_package_owns_needs_dash_p() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(root.join("var/lib/sandbox-service/h1/tree/etc/payload/p.conf").exists());
 }
+
+/// An RPM service for real: built here, installed by `rpm` into the
+/// harness's root (its overlay, not the host's), sandboxed and started
+/// under the harness's systemd, answering from its private /etc.
+#[test]
+fn an_rpm_service_is_sandboxed_started_and_answers() {
+    let mut b = PackageBuilder::new("rpmweb", "1.0", "MIT", "noarch", "a tiny web service");
+    let unit = "[Unit]\nDescription=rpmweb\n[Service]\nExecStart=/usr/bin/rpmweb\nStateDirectory=rpmweb\n";
+    let script = "#!/bin/sh\nexec socat TCP-LISTEN:8088,reuseaddr,fork SYSTEM:'cat /etc/rpmweb/page'\n";
+    for (path, content, mode, config) in [
+        ("/usr/lib/systemd/system/rpmweb.service", unit, 0o644, false),
+        ("/usr/bin/rpmweb", script, 0o755, false),
+        ("/etc/rpmweb/page", "the package's page\n", 0o644, true),
+    ] {
+        let o = FileOptions::new(path).permissions(mode);
+        let o = if config { o.config().noreplace() } else { o };
+        b.with_file_contents(content.as_bytes().to_vec(), o).unwrap();
+    }
+    b.with_dir_entry(FileOptions::dir("/etc/rpmweb").permissions(0o755)).unwrap();
+    let rpm_file = target_dir().join(format!("rpmweb-{}.rpm", std::process::id()));
+    b.build().unwrap().write_file(&rpm_file).unwrap();
+
+    let s = Systemd::boot();
+    s.sh_ok(&format!(
+        "rpm --dbpath /usr/lib/sysimage/rpm -i --nodeps --noscripts --nodigest --nosignature {} && systemctl daemon-reload",
+        rpm_file.display()
+    ));
+    let _ = std::fs::remove_file(&rpm_file);
+    assert!(s.sh_ok("rpm --dbpath /usr/lib/sysimage/rpm -qf /usr/bin/rpmweb").starts_with("rpmweb-1.0"));
+    let out = s.ok(&["create", "-u", "rpmweb", "--explain", "r1"]);
+    assert!(out.contains("package rpmweb 1.0-1 (rpm)") && out.contains("/etc/rpmweb"), "{out}");
+    s.sh_ok(&format!("echo 'the sandbox page' > {}", tree("r1", "/etc/rpmweb/page")));
+    s.ok(&["start", "r1"]);
+    let got = s.wait_for("socat -u TCP:127.0.0.1:8088 - 2>/dev/null || true", |o| o.contains("page"));
+    assert_eq!(got, "the sandbox page\n", "{}", s.journal("rpmweb@r1.service"));
+    assert_eq!(s.sh_ok("cat /etc/rpmweb/page"), "the package's page\n", "the host's copy changed");
+    s.ok(&["stop", "r1"]);
+    assert_eq!(s.prop("rpmweb@r1.service", "Result"), "success");
+}

@@ -49,9 +49,16 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     ] {
         assert!(inside.contains(want), "{want:?} not in:\n{inside}");
     }
-    // It is counted with the service: same cgroup as the unit.
-    let cg = s.ok(&["execute", "web1", "--", "cat", "/proc/self/cgroup"]);
-    assert!(cg.lines().any(|l| l.ends_with("::/")), "in the sandbox's cgroup namespace root: {cg}");
+    // It is counted with the service: in the unit's own cgroup, as the
+    // harness (outside the sandbox's cgroup namespace) sees it.
+    let unit_cg = s.prop("apache2@web1.service", "ControlGroup");
+    assert!(unit_cg.ends_with("/apache2@web1.service"), "{unit_cg}");
+    s.sh_ok(&format!("setsid {BIN} execute web1 -- sleep 4343 >/dev/null 2>&1 < /dev/null &"));
+    let pid = s.wait_for("pgrep -f '^slee[p] 4343' || true", |o| !o.trim().is_empty()).trim().to_string();
+    let cg = s.sh_ok(&format!("cat /proc/{pid}/cgroup"));
+    let unified = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or_default();
+    assert!(unified.starts_with(&unit_cg), "execute's process is in {unified}, the unit in {unit_cg}");
+    s.sh_ok(&format!("kill {pid}"));
     // Ctrl-C (SIGINT to execute) reaches the command inside.
     let out = s.sh(&format!(
         "{BIN} execute web1 -- sh -c 'trap \"echo got-int; exit 5\" INT; echo ready; while :; do sleep 0.1; done' > /tmp/x.out & \
@@ -59,8 +66,18 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     ));
     let text = stdout(&out);
     assert!(text.contains("status=5") && text.contains("got-int"), "{text}{}", stderr(&out));
-    // -N runs with the caller's label; here that changes nothing else.
+    // -N runs with the caller's label. With SELinux off (as on these
+    // machines) no label can be observed on the process: what can is that
+    // the label is requested without -N and not with it (-v says which).
     assert_eq!(s.ok(&["execute", "-N", "web1", "--", "hostname"]), "web1\n");
+    let with = stderr(&s.tool(&["-v", "execute", "web1", "--", "true"]));
+    let without = stderr(&s.tool(&["-v", "execute", "-N", "web1", "--", "true"]));
+    if s.exists("/sys/fs/selinux/enforce") {
+        assert!(!with.contains("not requested"), "{with}");
+    } else {
+        assert!(with.contains("recorded, not enforced: SELinux is disabled"), "{with}");
+    }
+    assert!(without.contains("SELinux exec label not requested (-N)") && !without.contains("recorded"), "{without}");
     s.ok(&["stop", "web1"]);
 }
 
@@ -233,4 +250,31 @@ fn machined_lists_a_running_sandbox() {
     assert!(tagged.contains("not registered with systemd-machined"), "{tagged}");
     assert_eq!(s.prop("m1.service", "ActiveState"), "active");
     s.ok(&["stop", "m1"]);
+}
+
+/// The cron.daily script as `make install` writes it: idle where systemd
+/// runs (its timer rotates), rotating every running sandbox where not.
+#[test]
+fn the_cron_daily_hook_rotates_where_no_systemd_runs() {
+    let s = Systemd::boot();
+    s.apache2_sandbox(&[], "cr1", 8081, "page of cr1");
+    s.ok(&["start", "cr1"]);
+    s.sh_ok(&format!(
+        "curl -s http://127.0.0.1:8081/ >/dev/null; printf 'logrotate state -- version 2\\n\"/var/log/apache2/access.log\" 2020-1-1-0:0:0\\n' > {}",
+        tree("cr1", "/var/lib/logrotate/status")
+    ));
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/units/sandbox-service.cron.daily"))
+        .unwrap()
+        .replace("@BINDIR@", &std::path::Path::new(BIN).parent().unwrap().display().to_string());
+    let handed = target_dir().join(format!("cron-{}.sh", std::process::id()));
+    std::fs::write(&handed, script).unwrap();
+    let log = tree("cr1", "/var/log/apache2");
+    // Under systemd: nothing.
+    s.sh_ok(&format!("sh {}", handed.display()));
+    assert!(!s.sh_ok(&format!("ls {log}")).contains("access.log.1"));
+    // Without (/run/systemd/system hidden): every running sandbox rotates.
+    s.sh_ok(&format!("unshare -m sh -c 'mount -t tmpfs none /run/systemd && sh {}'", handed.display()));
+    let _ = std::fs::remove_file(&handed);
+    assert!(s.sh_ok(&format!("ls {log}")).contains("access.log.1"), "cron.daily did not rotate");
+    s.ok(&["stop", "cr1"]);
 }

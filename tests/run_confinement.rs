@@ -8,6 +8,10 @@ fn the_probe_finds_every_default_in_force() {
     let s = Systemd::boot();
     let probe = probe_binary();
     assert!(probe.exists(), "{} not built (cargo test builds examples)", probe.display());
+    // What the masks are about, on the harness's host side: an ssh host
+    // key and a user's home with a file, so the checks cannot pass on a
+    // host that has neither.
+    s.sh_ok("mkdir -p /etc/ssh /home/alice && echo secret > /etc/ssh/ssh_host_probe_key && chmod 600 /etc/ssh/ssh_host_probe_key && echo x > /home/alice/notes");
     s.ok(&["create", "-p", "/var/lib/probe", "box1", "--", "/var/lib/probe/probe", "box1", "/var/lib/probe"]);
     // The command must be inside the sandbox: put it in its private path.
     s.sh_ok(&format!("install -m 0755 {} /var/lib/sandbox-service/box1/tree/var/lib/probe/probe", probe.display()));
@@ -23,6 +27,16 @@ fn the_probe_finds_every_default_in_force() {
     let checks = log.lines().filter(|l| l.starts_with("ok ") || l.starts_with("FAIL ")).count();
     assert!(checks >= 40, "too few checks ran:\n{log}");
     assert!(log.contains("probe: 0 failed"), "{log}");
+    for planted in ["ok ssh-keys-masked", "ok home-empty", "ok pid1-not-dumpable", "ok shim-mount-read-only"] {
+        assert!(log.contains(planted), "{planted} did not run:\n{log}");
+    }
+    // The same, started by hand outside the unit (a scope): the unit's
+    // ProtectSystem= no longer makes the host's files read-only for `run`,
+    // so only the runtime's own defences hold (the shim's read-only mount).
+    let out = s.run(&["systemd-run", "--scope", "-q", BIN, "run", "box1"]);
+    let bare = stdout(&out);
+    assert!(out.status.success() && bare.contains("probe: 0 failed"), "{bare}{}", stderr(&out));
+    assert!(bare.contains("ok shim-mount-read-only"), "{bare}");
     assert!(!log.contains("FAIL"), "{log}");
     // The probe exits 0, and the unit ends cleanly with it.
     let st = s.wait_for("systemctl is-active box1.service", |o| o.trim() == "inactive");

@@ -92,6 +92,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         paths.retain(|p| !p.to_string_lossy().ends_with("-sandboxes.target"));
     }
     Txn::begin(layout, &cfg.name, Op::Delete)?.commit_delete(&paths, &dirs)?;
+    if let Some(run_lock) = _stopped {
+        crate::runtime::control::remove_all(&cfg.name, run_lock);
+    }
     drop(_lock);
     sandbox::reload_systemd(layout);
     if !quiet {

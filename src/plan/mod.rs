@@ -19,6 +19,7 @@
 
 pub mod accounts;
 mod configfiles;
+mod envscript;
 pub mod hierarchy;
 pub mod keys;
 mod ownership;

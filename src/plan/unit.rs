@@ -137,18 +137,37 @@ pub fn read(
             env_files.push((canon, format!("EnvironmentFile= of {name}")));
         }
     }
+    // EnvironmentFile= is read by systemd's parser; the packages' own
+    // scripts are sourced by a shell, which alone says what their `if`s
+    // pick: they are evaluated with the unit's Environment= given.
+    let n_unit_files = env_files.len();
     for (path, (pkg, f)) in entries {
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
         if f.config && (path.ends_with("/envvars") || parent == "/etc/default" || parent == "/etc/sysconfig") {
             env_files.push((path.clone(), format!("environment file of {pkg}")));
         }
     }
+    let given: Vec<(String, String)> = assignments
+        .iter()
+        .filter(|(_, _, place)| place.starts_with("Environment="))
+        .map(|(k, v, _)| (k.clone(), v.clone()))
+        .collect();
     // A file named by EnvironmentFile= and shipped as a conffile is read once.
     let mut seen = BTreeSet::new();
-    env_files.retain(|(f, _)| seen.insert(f.clone()));
-    for (file, what) in env_files {
-        let Ok(text) = std::fs::read_to_string(b.layout.host(&file)) else { continue };
-        for (var, value) in crate::envfile::env_assignments(&text) {
+    let env_files: Vec<(usize, (String, String))> =
+        env_files.into_iter().enumerate().filter(|(_, (f, _))| seen.insert(f.clone())).collect();
+    for (i, (file, what)) in env_files {
+        let host = b.layout.host(&file);
+        let sourced =
+            (i >= n_unit_files && b.layout.is_live()).then(|| super::envscript::evaluate(&host, &given)).flatten();
+        let vars = match sourced {
+            Some(v) => v,
+            None => {
+                let Ok(text) = std::fs::read_to_string(&host) else { continue };
+                crate::envfile::env_assignments(&text)
+            }
+        };
+        for (var, value) in vars {
             assignments.push((var, value, format!("{file} ({what})")));
         }
     }

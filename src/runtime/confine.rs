@@ -64,11 +64,15 @@ impl Confinement {
         landlock(&self.writable, role.scopes(), &ports, &mut applied)?;
         if selinux {
             selinux_exec_label(self.label.as_ref(), self.context.as_deref(), &mut applied)?;
+        } else {
+            tracing::debug!("SELinux exec label not requested (-N): the caller's label stays");
         }
         capabilities(&self.caps)?;
-        if role == Role::Init {
-            for n in &applied.notes {
-                eprintln!("sandbox-service: {}: {n}", self.name);
+        for n in &applied.notes {
+            match role {
+                Role::Init => eprintln!("sandbox-service: {}: {n}", self.name),
+                // Said at start already; -v shows it again.
+                Role::Joined => tracing::debug!("{n}"),
             }
         }
         Ok(())

@@ -119,6 +119,21 @@ pub fn remove_stale(name: &str) {
     }
 }
 
+/// Everything of sandbox `name` in /run once it is deleted: the stale
+/// files, the empty build directory its starts mounted the root in, and
+/// its lock, which `lock` (held by the caller) keeps until it is dropped.
+pub fn remove_all(name: &str, lock: RunLock) {
+    remove_stale(name);
+    let build = PathBuf::from(DIR).join(name);
+    if let Err(e) = std::fs::remove_dir(&build) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("removing {}: {e}", build.display());
+        }
+    }
+    let _ = std::fs::remove_file(lock_file(name));
+    drop(lock);
+}
+
 /// Asks the running sandbox to reload (the service's ExecReload= inside)
 /// and waits for the result.
 pub fn reload(name: &str) -> Result<()> {

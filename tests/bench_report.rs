@@ -1,0 +1,40 @@
+//! bench/report.py on made-up results: a met target says "met", a missed
+//! one says MISSED in the table, in the summary line and on stderr.
+use std::path::Path;
+
+fn hyperfine(dir: &Path, name: &str, cmds: &[(&str, f64)]) {
+    let results: Vec<String> =
+        cmds.iter().map(|(c, ms)| format!("{{\"command\": \"{c}\", \"median\": {}}}", ms / 1000.0)).collect();
+    std::fs::write(dir.join(format!("{name}.json")), format!("{{\"results\": [{}]}}", results.join(","))).unwrap();
+}
+
+#[test]
+fn the_report_marks_a_missed_target_plainly() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // launch: 2.0 ms against bwrap's 4.0 (met), crun's 4.0 (0.5x: MISSED, the target is 0.25x).
+    hyperfine(d, "launch", &[("sandbox-service", 2.0), ("bwrap", 4.0), ("crun-seccomp", 4.0)]);
+    hyperfine(d, "create-apache2", &[("create -u apache2", 90.0)]);
+    for n in ["create-nginx", "delete", "daemon-reload", "list"] {
+        hyperfine(d, n, &[(n, 10.0)]);
+    }
+    hyperfine(d, "execute", &[("sandbox-service execute", 3.0), ("nsenter -a", 2.0)]);
+    hyperfine(d, "start-to-200", &[("sandboxed apache2@web1", 110.0), ("bare apache2", 100.0)]);
+    std::fs::write(
+        d.join("memory.json"),
+        "{\"sandbox-service-init (apache2 running)\": {\"rss_kib\": 900, \"pss_kib\": 300}}",
+    )
+    .unwrap();
+    std::fs::write(d.join("scale.txt"), (1..=20).map(|i| format!("{i} 50000\n")).collect::<String>()).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/report.py"))
+        .arg(d)
+        .output()
+        .unwrap();
+    let (table, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{err}");
+    assert!(table.contains("| launch / bwrap | 0.50x | ≤ 1.0x | met |"), "{table}");
+    assert!(table.contains("| launch / crun with seccomp | 0.50x | ≤ 0.25x | MISSED by 0.25x |"), "{table}");
+    assert!(table.contains("**1 of 7 targets MISSED**: launch / crun with seccomp"), "{table}");
+    assert!(err.contains("bench: 1 of 7 targets MISSED: launch / crun with seccomp"), "{err}");
+}
