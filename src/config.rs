@@ -43,6 +43,16 @@ pub enum Network {
     Host,
     /// A network namespace of its own with loopback only.
     None,
+    /// A network namespace of its own with a veth link to the host's
+    /// sandbox bridge, its `address=` and outbound access (src/network).
+    Private,
+}
+
+impl Network {
+    /// Whether the sandbox has a network namespace of its own.
+    pub fn own_namespace(self) -> bool {
+        self != Network::Host
+    }
 }
 
 /// The `[container]` and `[limits]` sections; every default is in
@@ -67,6 +77,9 @@ pub struct Container {
     /// rules; None leaves that kind of port unrestricted.
     pub bind_ports: Option<Vec<u16>>,
     pub connect_ports: Option<Vec<u16>>,
+    /// network=private: the sandbox's address in the pool, allocated at
+    /// create under the state lock.
+    pub address: Option<std::net::Ipv4Addr>,
 }
 
 /// `bind-ports=`/`connect-ports=`: empty for unrestricted, `none` for no
@@ -156,6 +169,13 @@ impl TmpfsSizes {
 
 impl Container {
     pub fn validate(&self) -> Result<()> {
+        match (self.network, self.address) {
+            (Network::Private, Some(a)) if !crate::network::in_pool(a) => {
+                bail!("address={a}: not in the private network's pool {}", crate::network::POOL)
+            }
+            (Network::Host | Network::None, Some(a)) => bail!("address={a} is only for network=private"),
+            _ => {}
+        }
         if let Some(b) = self.private_users {
             crate::runtime::userns::check_base(b)?;
         }
@@ -200,6 +220,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "home-size",
             "bind-ports",
             "connect-ports",
+            "address",
         ],
     ),
     ("limits", &["memory", "cpu", "tasks"]),
@@ -223,11 +244,12 @@ impl SandboxConfig {
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
              tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\
-             bind-ports={bind}\nconnect-ports={connect}\n\n\
+             bind-ports={bind}\nconnect-ports={connect}\naddress={address}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
                 Network::None => "none",
+                Network::Private => "private",
             },
             users = self.container.private_users.map_or("no".to_string(), |b| b.to_string()),
             add = self.container.caps_add.join(" "),
@@ -237,6 +259,7 @@ impl SandboxConfig {
             shm = self.container.tmpfs.shm,
             home = self.container.tmpfs.home,
             bind = render_ports(&self.container.bind_ports),
+            address = self.container.address.map(|a| a.to_string()).unwrap_or_default(),
             connect = render_ports(&self.container.connect_ports),
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
@@ -308,7 +331,8 @@ impl SandboxConfig {
             network: match get("container", "network").as_str() {
                 "" | "host" => Network::Host,
                 "none" => Network::None,
-                n => bail!("network={n}: use host or none"),
+                "private" => Network::Private,
+                n => bail!("network={n}: use host, none or private"),
             },
             private_users: match get("container", "private-users").as_str() {
                 "" | "no" => None,
@@ -331,8 +355,15 @@ impl SandboxConfig {
             },
             bind_ports: parse_ports("bind-ports", &get("container", "bind-ports"))?,
             connect_ports: parse_ports("connect-ports", &get("container", "connect-ports"))?,
+            address: match get("container", "address").as_str() {
+                "" => None,
+                a => Some(a.parse().map_err(|_| anyhow!("address={a}: give an IPv4 address such as 10.89.0.2"))?),
+            },
         };
         container.validate()?;
+        if container.network == Network::Private && container.address.is_none() {
+            bail!("network=private needs address=: make the sandbox with create --network private");
+        }
         Ok(SandboxConfig {
             container,
             pulled,
@@ -455,7 +486,8 @@ mod tests {
         assert_eq!(SandboxConfig::parse(&i.render()).unwrap(), i);
         let mut c = sample();
         c.container = Container {
-            network: Network::None,
+            network: Network::Private,
+            address: Some("10.89.3.4".parse().unwrap()),
             caps_add: vec!["CAP_NET_ADMIN".into()],
             caps_drop: vec!["net_raw".into(), "mknod".into()],
             private_users: Some(0x9_0000),
@@ -467,14 +499,17 @@ mod tests {
             connect_ports: Some(vec![]),
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
-        assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\n"));
+        assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\naddress=10.89.3.4\n"));
+        assert!(c.render().contains("network=private\n"));
     }
 
     #[test]
     fn container_keys_are_checked() {
         let good = sample().render();
         for (from, to, what) in [
-            ("network=host", "network=bridge", "use host or none"),
+            ("network=host", "network=bridge", "use host, none or private"),
+            ("network=host", "network=private", "needs address="),
+            ("address=", "address=10.89.0.9", "only for network=private"),
             ("capabilities-add=", "capabilities-add=CAP_FLY", "CAP_FLY"),
             ("memory=", "memory=lots", "memory=lots"),
             ("cpu=", "cpu=50", "percentage"),

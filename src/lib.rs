@@ -12,6 +12,7 @@ pub mod livestate;
 pub mod logging;
 pub mod manifest;
 pub mod names;
+pub mod network;
 pub mod payload;
 pub mod plan;
 pub mod progress;

@@ -49,6 +49,13 @@ pub fn choose_label(security: &Security, configs: &[SandboxConfig]) -> Result<Op
 /// A free base of 65536 host ids for a sandbox in a user namespace, clear
 /// of other sandboxes and of the host's /etc/subuid and /etc/subgid.
 /// Called with the state lock held.
+/// An address of the private network's pool no other sandbox has; called
+/// under the state lock, as the label is.
+pub fn choose_address(configs: &[SandboxConfig]) -> Result<std::net::Ipv4Addr> {
+    let taken: Vec<std::net::Ipv4Addr> = configs.iter().filter_map(|c| c.container.address).collect();
+    crate::network::allocate(&taken)
+}
+
 pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32> {
     use crate::runtime::userns;
     let used: BTreeSet<u32> = configs.iter().filter_map(|c| c.container.private_users).collect();

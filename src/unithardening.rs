@@ -34,8 +34,9 @@ pub fn render(cfg: &SandboxConfig, cgroup2: bool) -> Result<String> {
     let sandbox = crate::runtime::caps::effective_set(&cfg.container.caps_add, &cfg.container.caps_drop)?;
     let mut bound: caps::CapsHashSet = sandbox.clone();
     bound.extend(RUNTIME.iter().copied());
-    if cfg.container.network == Network::None {
-        // Loopback comes up in the sandbox's own network namespace.
+    if cfg.container.network.own_namespace() {
+        // Loopback (and for private, the veth, bridge and addresses) comes
+        // up in the sandbox's own network namespace.
         bound.insert(Capability::CAP_NET_ADMIN);
     }
     let userns = cfg.container.private_users.is_some();
@@ -65,7 +66,7 @@ pub fn render(cfg: &SandboxConfig, cgroup2: bool) -> Result<String> {
     ];
     // The namespaces the runtime makes, and no others.
     let mut ns = vec!["mnt", "pid", "ipc", "uts", "cgroup"];
-    if cfg.container.network == Network::None {
+    if cfg.container.network.own_namespace() {
         ns.push("net");
     }
     if userns {
@@ -93,7 +94,10 @@ pub fn render(cfg: &SandboxConfig, cgroup2: bool) -> Result<String> {
     // Settings that cover parts of /proc and /sys: a user namespace may
     // not mount a /proc of its own over covered ones.
     if !userns {
-        l.push("ProtectKernelTunables=yes".into());
+        // network=private turns on IPv4 forwarding at start.
+        if cfg.container.network != Network::Private {
+            l.push("ProtectKernelTunables=yes".into());
+        }
         l.push("ProtectProc=invisible".into());
         if cgroup2 {
             l.push("ProtectControlGroups=yes".into());
@@ -187,6 +191,14 @@ mod tests {
         assert!(s.contains("PrivateNetwork=yes") && s.contains("CAP_NET_ADMIN"));
         assert!(!s.contains("PrivateDevices") && !s.contains("ProtectKernelTunables") && !s.contains("ProtectProc"));
         assert!(!s.contains("AF_PACKET"));
+        // Private: its own namespace, CAP_NET_ADMIN for the links, and
+        // /proc/sys writable for the forwarding switch; systemd's
+        // PrivateNetwork= would keep the runtime from the bridge.
+        let p =
+            Container { network: Network::Private, address: Some("10.89.0.2".parse().unwrap()), ..Default::default() };
+        let s = render(&cfg(p), true).unwrap();
+        assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup net\n") && s.contains("CAP_NET_ADMIN"), "{s}");
+        assert!(!s.contains("PrivateNetwork") && !s.contains("ProtectKernelTunables"), "{s}");
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let configs = config::load_all(layout)?;
     let label = sandbox::choose_label(&security, &configs)?;
     let mut container = src.container.clone();
+    if container.address.is_some() {
+        // A copy is another host on the bridge.
+        container.address = Some(sandbox::choose_address(&configs)?);
+    }
     if container.private_users.is_some() {
         // Its own ids, like its own label: the copy is a different user.
         container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);

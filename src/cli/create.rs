@@ -62,8 +62,9 @@ pub struct Args {
 #[derive(clap::Args, Debug, Default)]
 pub struct ContainerArgs {
     /// host: the host's network (the default, unless the unit has
-    /// PrivateNetwork=yes); none: loopback only.
-    #[arg(long, value_name = "host|none")]
+    /// PrivateNetwork=yes); none: loopback only; private: a network of its
+    /// own with an address on the host's sandbox bridge and outbound access.
+    #[arg(long, value_name = "host|none|private")]
     pub network: Option<String>,
     /// Run in a user namespace: root inside is a unique unprivileged range of
     /// 65536 host ids, which own the sandbox's files.
@@ -101,7 +102,8 @@ impl ContainerArgs {
             network: match self.network.as_deref() {
                 None | Some("host") => config::Network::Host,
                 Some("none") => config::Network::None,
-                Some(n) => bail!("--network {n}: use host or none"),
+                Some("private") => config::Network::Private,
+                Some(n) => bail!("--network {n}: use host, none or private"),
             },
             // Allocated under the state lock, with the label.
             private_users: None,
@@ -117,6 +119,8 @@ impl ContainerArgs {
                 Some(v) => config::parse_ports("--bind-ports", v)?,
             },
             connect_ports: config::parse_ports("--connect-ports", self.connect_ports.as_deref().unwrap_or(""))?,
+            // Allocated under the state lock, with the label.
+            address: None,
         };
         c.validate()?;
         Ok(c)
@@ -167,6 +171,14 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         print!("{}", super::explain(layout, &plan));
         println!("{}", ports_line("bind", &container.bind_ports, !plan.ports.is_empty()));
         println!("{}", ports_line("connect", &container.connect_ports, false));
+        println!("network: {}", super::status::network_line(&container));
+    }
+    if container.network == config::Network::Private {
+        if let Some(n) =
+            std::fs::read_to_string(layout.host("/etc/resolv.conf")).ok().and_then(|t| crate::network::resolv_note(&t))
+        {
+            eprintln!("note: {n}");
+        }
     }
     if a.dry_run {
         return Ok(());
@@ -187,6 +199,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let label = sandbox::choose_label(&security, &configs)?;
     if private_users {
         container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);
+    }
+    if container.network == config::Network::Private {
+        container.address = Some(sandbox::choose_address(&configs)?);
     }
     let cfg = SandboxConfig {
         name: a.name.clone(),

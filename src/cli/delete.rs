@@ -95,6 +95,17 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     if let Some(run_lock) = _stopped {
         crate::runtime::control::remove_all(&cfg.name, run_lock);
     }
+    // The bridge and the table go with the last private sandbox.
+    let private = |c: &config::SandboxConfig| c.container.network == config::Network::Private;
+    if layout.is_live()
+        && private(&cfg)
+        && !others.iter().any(|o| o.name != cfg.name && private(o))
+        && damaged.is_empty()
+    {
+        if let Err(e) = crate::network::remove_host() {
+            eprintln!("sandbox-service: the private network stays: {e:#}");
+        }
+    }
     drop(_lock);
     sandbox::reload_systemd(layout);
     if !quiet {

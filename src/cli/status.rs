@@ -36,7 +36,34 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
         "security": c.security.mode(),
         "label": c.label.map(|l| l.to_string()),
         "created": c.created,
+        "network": network_name(c.container.network),
+        "address": c.container.address.map(|a| a.to_string()),
     })
+}
+
+fn network_name(n: crate::config::Network) -> &'static str {
+    match n {
+        crate::config::Network::Host => "host",
+        crate::config::Network::None => "none",
+        crate::config::Network::Private => "private",
+    }
+}
+
+/// One line on the sandbox's network, for status and create --explain.
+pub fn network_line(c: &crate::config::Container) -> String {
+    use crate::network as net;
+    match (c.network, c.address) {
+        (crate::config::Network::Private, a) => format!(
+            "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
+             sandboxes are not reachable",
+            a.map_or("allocated at create".to_string(), |a| a.to_string()),
+            net::BRIDGE,
+            net::GATEWAY,
+            net::PREFIX
+        ),
+        (crate::config::Network::None, _) => "none: loopback only".into(),
+        (crate::config::Network::Host, _) => "host: the host's network namespace".into(),
+    }
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<()> {
@@ -96,6 +123,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     }
     println!("packages: {}", if c.packages.is_empty() { "-".into() } else { c.packages.join(" ") });
     println!("security: {}, label {}", c.security.mode(), manifest.label_note);
+    println!("network:  {}", network_line(&c.container));
     println!("config:   {}", path.display());
     println!("state:    {}", state_dir.display());
     for u in &unit_files {

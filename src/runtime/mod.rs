@@ -323,8 +323,11 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWCGROUP;
-    if launch.cfg.container.network == Network::None {
+    if launch.cfg.container.network.own_namespace() {
         flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if launch.cfg.container.network == Network::Private {
+        crate::network::prepare_host()?;
     }
     if launch.cfg.container.private_users.is_some() {
         flags |= CloneFlags::CLONE_NEWUSER;
@@ -374,6 +377,9 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     let outcome = (|| {
         if let Some(base) = launch.cfg.container.private_users {
             userns::write_maps(pid, base)?;
+        }
+        if launch.cfg.container.network == Network::Private {
+            crate::network::attach(name, pid.as_raw() as u32)?;
         }
         nix::unistd::write(&release_w, b"1").context("releasing the container")?;
         let files = RunFiles::create(name, pid)?;
@@ -430,8 +436,10 @@ fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
         userns::become_root()?;
     }
     nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
-    if l.cfg.container.network == Network::None {
-        loopback_up()?;
+    match (l.cfg.container.network, l.cfg.container.address) {
+        (Network::None, _) => loopback_up()?,
+        (Network::Private, Some(a)) => crate::network::configure_inside(a)?,
+        _ => {}
     }
     rootfs::enter(&l.root)?;
     nix::unistd::setsid().context("setsid")?;

@@ -121,7 +121,8 @@ impl Supervisor {
 /// Runs until the shim exits; returns how it ended. `control` is the
 /// listening control socket.
 pub fn supervise(shim: Pid, from_shim: &UnixDatagram, sigs: &SigSet, control: &UnixListener) -> Result<Outcome> {
-    let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    // Non-blocking: the loop below reads until none is left, then polls again.
+    let sfd = SignalFd::with_flags(sigs, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
     control.set_nonblocking(true).context("control socket")?;
     let mut buf = vec![0u8; 4096];
     let mut relay_open = true;

@@ -1,0 +1,128 @@
+//! `network=private`: a network namespace of the sandbox's own, one veth
+//! link to the bridge sandbox-service owns (`sbx0`, 10.89.0.1/16), an
+//! address from that pool allocated at create (under the state lock, as
+//! the MCS label is) and stored in the `.sandbox` file, a default route
+//! through the bridge, and outbound access through masquerade in one
+//! nftables table of our own (`inet sandbox-service`). The bridge's ports
+//! are isolated from one another, and the host takes from the bridge only
+//! what answers its own traffic: a sandbox reaches the outside, not the
+//! host's services nor other sandboxes.
+
+pub mod firewall;
+pub mod netlink;
+
+use anyhow::{bail, Context, Result};
+use std::net::{IpAddr, Ipv4Addr};
+
+pub const BRIDGE: &str = "sbx0";
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 1);
+pub const PREFIX: u8 = 16;
+/// The pool, as nftables and --explain write it.
+pub const POOL: &str = "10.89.0.0/16";
+/// The link's name inside the sandbox.
+pub const INSIDE: &str = "eth0";
+
+/// The lowest address of the pool no sandbox in `taken` has.
+pub fn allocate(taken: &[Ipv4Addr]) -> Result<Ipv4Addr> {
+    // .0.1 is the bridge; .255.255 the broadcast.
+    for n in 2u32..0xffff {
+        let a = Ipv4Addr::from(u32::from(GATEWAY) - 1 + n);
+        if !taken.contains(&a) {
+            return Ok(a);
+        }
+    }
+    bail!("the address pool {POOL} is used up: delete a network=private sandbox first")
+}
+
+/// Whether `a` is one the pool hands out.
+pub fn in_pool(a: Ipv4Addr) -> bool {
+    let (base, mask) = (u32::from(GATEWAY) & 0xffff_0000, 0xffff_0000u32);
+    (u32::from(a) & mask) == base && a != GATEWAY && u32::from(a) & 0xffff != 0xffff && u32::from(a) & 0xffff != 0
+}
+
+/// The host end of sandbox `name`'s link: at most 15 bytes, unique per
+/// name (a hash: names are up to 64 characters).
+pub fn host_link(name: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("sbx-{h:08x}")
+}
+
+/// On the host, before the container is made: the bridge with its
+/// address, forwarding, and our nftables table, each made if missing.
+pub fn prepare_host() -> Result<()> {
+    let mut nl = netlink::Netlink::open()?;
+    netlink::exists_ok(nl.add_bridge(BRIDGE)).context("making the sandboxes' bridge sbx0")?;
+    netlink::exists_ok(nl.add_address(BRIDGE, IpAddr::V4(GATEWAY), PREFIX)).context("addressing sbx0")?;
+    nl.up(BRIDGE)?;
+    // Per network namespace: the host's (or the test harness's) own.
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
+    firewall::ensure()
+}
+
+/// On the host, once the container's process `pid` exists: its veth pair,
+/// the peer moved into its namespace as eth0, the host end isolated on
+/// the bridge. The pair goes when the namespace does.
+pub fn attach(name: &str, pid: u32) -> Result<()> {
+    let host = host_link(name);
+    let mut nl = netlink::Netlink::open()?;
+    // One left by a runtime that died with its namespace still held.
+    nl.delete_link(&host)?;
+    nl.add_veth_into(&host, INSIDE, pid).with_context(|| format!("making the veth pair {host}"))?;
+    nl.enslave_isolated(&host, BRIDGE)?;
+    nl.up(&host)
+}
+
+/// Inside the container, before its confinement: loopback, eth0 with the
+/// sandbox's address, the default route through the bridge.
+pub fn configure_inside(addr: Ipv4Addr) -> Result<()> {
+    let mut nl = netlink::Netlink::open()?;
+    nl.up("lo")?;
+    nl.add_address(INSIDE, IpAddr::V4(addr), PREFIX).with_context(|| format!("giving eth0 {addr}/{PREFIX}"))?;
+    nl.up(INSIDE)?;
+    nl.add_default_route(GATEWAY).context("adding the default route through sbx0")
+}
+
+/// What is left of the private network once no sandbox uses it.
+pub fn remove_host() -> Result<()> {
+    let mut nl = netlink::Netlink::open()?;
+    nl.delete_link(BRIDGE)?;
+    firewall::remove()
+}
+
+/// A note for `--explain` and create when the host's resolv.conf names
+/// a resolver on its loopback, which a private namespace cannot reach.
+pub fn resolv_note(resolv_conf: &str) -> Option<String> {
+    let loopback: Vec<&str> = resolv_conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(str::trim)
+        .filter(|a| a.parse::<IpAddr>().is_ok_and(|a| a.is_loopback()))
+        .collect();
+    (!loopback.is_empty()).then(|| {
+        format!(
+            "the host's /etc/resolv.conf names {} on its loopback, which a private network cannot reach: make \
+             /etc/resolv.conf private (-p /etc/resolv.conf) and name a reachable server in it",
+            loopback.join(" ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_names_and_notes() {
+        assert_eq!(allocate(&[]).unwrap(), Ipv4Addr::new(10, 89, 0, 2));
+        let taken = [Ipv4Addr::new(10, 89, 0, 2), Ipv4Addr::new(10, 89, 0, 4)];
+        assert_eq!(allocate(&taken).unwrap(), Ipv4Addr::new(10, 89, 0, 3));
+        assert!(in_pool(Ipv4Addr::new(10, 89, 3, 7)) && !in_pool(GATEWAY) && !in_pool(Ipv4Addr::new(10, 90, 0, 2)));
+        assert!(host_link("a-very-long-sandbox-name-of-sixty-four-characters-or-so").len() <= 15);
+        assert_ne!(host_link("web1"), host_link("web2"));
+        assert!(resolv_note("nameserver 127.0.0.53\n").unwrap().contains("127.0.0.53"));
+        assert!(resolv_note("nameserver 192.168.1.1\n").is_none());
+    }
+}
