@@ -45,7 +45,6 @@ pub struct Shim {
     pending: Vec<Signal>,
 }
 
-/// Exit status of a wait status, systemd's way (128+n for a signal).
 /// How long a host tool (systemd-tmpfiles, systemd-analyze) may take
 /// before a start gives up on it.
 const TOOL_LIMIT: Duration = Duration::from_secs(30);
@@ -60,6 +59,7 @@ fn host_tool(name: &str) -> Option<&'static str> {
     found.into_iter().find(|p| std::path::Path::new(p).is_file())
 }
 
+/// Exit status of a wait status, systemd's way (128+n for a signal).
 fn code(ws: &WaitStatus) -> i32 {
     crate::runtime::exit_code(*ws).unwrap_or(1)
 }
