@@ -80,6 +80,8 @@ pub struct Container {
     /// network=private: the sandbox's address in the pool, allocated at
     /// create under the state lock.
     pub address: Option<std::net::Ipv4Addr>,
+    /// network=private: ports of the host forwarded to the sandbox's.
+    pub publish: Vec<crate::network::publish::Publish>,
 }
 
 /// `bind-ports=`/`connect-ports=`: empty for unrestricted, `none` for no
@@ -176,6 +178,9 @@ impl Container {
             (Network::Host | Network::None, Some(a)) => bail!("address={a} is only for network=private"),
             _ => {}
         }
+        if let (Some(p), false) = (self.publish.first(), self.network == Network::Private) {
+            bail!("publish {p} needs network=private (--network private): on the host's network the service has the host's ports already");
+        }
         if let Some(b) = self.private_users {
             crate::runtime::userns::check_base(b)?;
         }
@@ -221,6 +226,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "bind-ports",
             "connect-ports",
             "address",
+            "publish",
         ],
     ),
     ("limits", &["memory", "cpu", "tasks"]),
@@ -244,7 +250,7 @@ impl SandboxConfig {
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
              tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\
-             bind-ports={bind}\nconnect-ports={connect}\naddress={address}\n\n\
+             bind-ports={bind}\nconnect-ports={connect}\naddress={address}\npublish={publish}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
@@ -260,6 +266,7 @@ impl SandboxConfig {
             home = self.container.tmpfs.home,
             bind = render_ports(&self.container.bind_ports),
             address = self.container.address.map(|a| a.to_string()).unwrap_or_default(),
+            publish = self.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
             connect = render_ports(&self.container.connect_ports),
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
@@ -359,6 +366,7 @@ impl SandboxConfig {
                 "" => None,
                 a => Some(a.parse().map_err(|_| anyhow!("address={a}: give an IPv4 address such as 10.89.0.2"))?),
             },
+            publish: crate::network::publish::parse_list(&get("container", "publish"))?,
         };
         container.validate()?;
         if container.network == Network::Private && container.address.is_none() {
@@ -497,6 +505,7 @@ mod tests {
             tmpfs: TmpfsSizes { tmp: "1G".into(), run: "5%".into(), shm: "8m".into(), home: "1M".into() },
             bind_ports: Some(vec![80, 443]),
             connect_ports: Some(vec![]),
+            publish: crate::network::publish::parse_list("8081:80 127.0.0.1:5353:53/udp").unwrap(),
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
         assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\naddress=10.89.3.4\n"));

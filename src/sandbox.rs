@@ -56,6 +56,22 @@ pub fn choose_address(configs: &[SandboxConfig]) -> Result<std::net::Ipv4Addr> {
     crate::network::allocate(&taken)
 }
 
+/// Refuses a published host port another sandbox publishes or a host
+/// process holds, naming the holder; under the state lock.
+pub fn check_published(list: &[crate::network::publish::Publish], configs: &[SandboxConfig]) -> Result<()> {
+    for p in list {
+        if let Some((c, q)) =
+            configs.iter().find_map(|c| c.container.publish.iter().find(|q| q.clashes(p)).map(|q| (c, q)))
+        {
+            bail!("publish {p}: sandbox '{}' publishes {q} already: choose another host port", c.name);
+        }
+        if let Some(h) = p.holder() {
+            bail!("publish {p}: the host's port {} is held by {h}: choose another host port", p.host_port);
+        }
+    }
+    Ok(())
+}
+
 pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32> {
     use crate::runtime::userns;
     let used: BTreeSet<u32> = configs.iter().filter_map(|c| c.container.private_users).collect();

@@ -166,3 +166,40 @@ fn create_and_clone_on_a_full_disk_fail_cleanly_and_leave_nothing() {
     let again = s.tool(&[&root[..], &["-q", "clone", "k1", "k2"]].concat());
     assert!(again.status.success(), "{}", stderr(&again));
 }
+
+/// network=private's addresses are allocated under the state lock, as
+/// labels are: twenty creates at once get twenty, and delete frees one.
+#[test]
+fn twenty_parallel_private_creates_get_twenty_distinct_addresses() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            Command::new(BIN)
+                .arg("--root")
+                .arg(root)
+                .args(["-q", "create", "--network", "private", &format!("n{i}"), "--", "/bin/true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let addr = |n: &str| {
+        std::fs::read_to_string(root.join(format!("etc/sandbox-service/{n}.sandbox")))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("address=").map(str::to_string))
+            .unwrap()
+    };
+    let all: BTreeSet<String> = (0..20).map(|i| addr(&format!("n{i}"))).collect();
+    assert_eq!(all.len(), 20, "{all:?}");
+    let freed = addr("n7");
+    assert!(tool_root(root, &["-q", "delete", "n7"]).status.success());
+    assert!(tool_root(root, &["-q", "create", "--network", "private", "again", "--", "/bin/true"]).status.success());
+    assert_eq!(addr("again"), freed);
+}

@@ -66,8 +66,9 @@ fn a_private_network_reaches_out_and_nothing_of_the_host() {
     assert_eq!(tables.trim(), "table inet sandbox-service", "{tables}");
     s.ok(&["stop", "p1"]);
     s.ok(&["stop", "p2"]);
-    // The veths went with the namespaces; the bridge stays for p2's next start.
-    let links = s.sh_ok("ip -o link show");
+    // The veths go with the namespaces (the kernel tears a namespace down
+    // in the background: give it time); the bridge stays for the next start.
+    let links = s.wait_for("ip -o link show", |o| !o.contains("sbx-"));
     assert!(!links.contains("sbx-") && links.contains("sbx0"), "{links}");
     // Delete frees the address; the last one takes the bridge and table.
     s.ok(&["delete", "p1"]);
@@ -77,4 +78,68 @@ fn a_private_network_reaches_out_and_nothing_of_the_host() {
     s.ok(&["delete", "p2"]);
     assert!(!s.sh_ok("ip -o link show").contains("sbx0"));
     assert_eq!(s.sh_ok("nft list tables").trim(), "");
+}
+
+/// The issue's three Apaches: /etc/apache2 untouched, each published on
+/// its own host port, answering on 127.0.0.1 and on an address of the
+/// harness from another namespace; a UDP service published too; a taken
+/// port refused at create with its holder.
+#[test]
+fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
+    let s = Systemd::boot();
+    s.sh_ok(
+        "ip netns add far && ip link add vfar type veth peer name vfar0 netns far && \
+         ip addr add 192.168.78.1/24 dev vfar && ip link set vfar up && \
+         ip -n far addr add 192.168.78.2/24 dev vfar0 && ip -n far link set vfar0 up && ip -n far link set lo up",
+    );
+    let package_conf = s.sh_ok("md5sum /etc/apache2/ports.conf /etc/apache2/sites-available/000-default.conf");
+    for n in 1..=3 {
+        let (name, publish) = (format!("web{n}"), format!("808{n}:80"));
+        s.ok(&["create", "-u", "apache2", "--network", "private", "--publish", &publish, &name]);
+        s.sh_ok(&format!("echo 'page of {name}' > {}", tree(&name, "/var/www/html/index.html")));
+        let conf = s.sh_ok(&format!(
+            "cd {} && md5sum ports.conf sites-available/000-default.conf",
+            tree(&name, "/etc/apache2")
+        ));
+        assert_eq!(
+            conf.split_whitespace().step_by(2).collect::<Vec<_>>(),
+            package_conf.split_whitespace().step_by(2).collect::<Vec<_>>(),
+            "{name}'s /etc/apache2 was edited"
+        );
+    }
+    let st = s.ok(&["status", "web2"]);
+    assert!(st.contains("publishes 8082:80/tcp"), "{st}");
+    s.sh_ok("systemctl start apache2@web1.service apache2@web2.service apache2@web3.service");
+    for n in 1..=3 {
+        assert_eq!(s.http(8080 + n), format!("page of web{n}\n200"));
+        let far = s.sh_ok(&format!("ip netns exec far curl -s -m 5 http://192.168.78.1:808{n}/"));
+        assert_eq!(far, format!("page of web{n}\n"), "from another namespace");
+    }
+    // The client's own address reaches the service; from loopback, the bridge's.
+    let log = s.sh_ok(&format!("cat {}", tree("web1", "/var/log/apache2/access.log")));
+    assert!(log.contains("192.168.78.2 ") && log.contains("10.89.0.1 "), "{log}");
+    // A restart is a new veth: the host's neighbour entry must still fit
+    // (the same hardware address), or this would time out for a while.
+    s.ok(&["restart", "web2"]);
+    assert_eq!(s.http(8082), "page of web2\n200");
+    let mac = s.ok(&["execute", "web2", "--", "cat", "/sys/class/net/eth0/address"]);
+    assert!(mac.starts_with("02:5b:0a:59:"), "{mac}");
+    // Taken ports: by a sandbox, by a host process.
+    let o = s.tool(&["create", "-u", "apache2", "--network", "private", "--publish", "8081:80", "web4"]);
+    assert!(!o.status.success() && stderr(&o).contains("sandbox 'web1' publishes 8081:80/tcp"), "{o:?}");
+    s.sh_ok("systemd-run -q --unit holder socat TCP-LISTEN:8090,reuseaddr,fork SYSTEM:true");
+    s.wait_for("ss -ltn 2>/dev/null | grep -c :8090 || true", |o| o.trim() != "0");
+    let o = s.tool(&["create", "-u", "apache2", "--network", "private", "--publish", "8090:80", "web5"]);
+    assert!(!o.status.success() && stderr(&o).contains("held by socat (pid "), "{o:?}");
+    // UDP: dnsmasq answers DNS on 5353 of the host.
+    s.ok(&["create", "-u", "dnsmasq", "--network", "private", "--publish", "5353:53/udp", "dns1"]);
+    s.ok(&["start", "dns1"]);
+    let dig =
+        s.wait_for("dig +short +time=2 +tries=1 -p 5353 @127.0.0.1 localhost A || true", |o| o.contains("127.0.0.1"));
+    assert!(dig.contains("127.0.0.1"), "{dig}\n{}", s.journal("dnsmasq@dns1.service"));
+    s.sh_ok("systemctl stop apache2@web1.service apache2@web2.service apache2@web3.service dnsmasq@dns1.service");
+    for n in ["web1", "web2", "web3", "dns1"] {
+        s.ok(&["delete", n]);
+    }
+    assert_eq!(s.sh_ok("nft list tables").trim(), "", "the table outlived the last private sandbox");
 }

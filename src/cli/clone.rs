@@ -48,6 +48,16 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         // A copy is another host on the bridge.
         container.address = Some(sandbox::choose_address(&configs)?);
     }
+    if !container.publish.is_empty() {
+        // Its host ports are the source's.
+        eprintln!(
+            "note: publish= is not copied ({}): the host ports are {}'s; add others to {}",
+            container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
+            src.name,
+            layout.config_file(&a.dest).display()
+        );
+        container.publish.clear();
+    }
     if container.private_users.is_some() {
         // Its own ids, like its own label: the copy is a different user.
         container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);

@@ -94,6 +94,10 @@ pub struct ContainerArgs {
     /// numbers such as 5432,6379. Unrestricted when not given.
     #[arg(long, value_name = "none|PORTS")]
     pub connect_ports: Option<String>,
+    /// With --network private: forward the host's port to the sandbox's,
+    /// [ADDR:]HOSTPORT:PORT[/tcp|/udp] (e.g. 8081:80). Repeatable.
+    #[arg(long, value_name = "[ADDR:]HOSTPORT:PORT[/PROTO]")]
+    pub publish: Vec<String>,
 }
 
 impl ContainerArgs {
@@ -121,6 +125,7 @@ impl ContainerArgs {
             connect_ports: config::parse_ports("--connect-ports", self.connect_ports.as_deref().unwrap_or(""))?,
             // Allocated under the state lock, with the label.
             address: None,
+            publish: self.publish.iter().map(|p| p.parse()).collect::<Result<_>>()?,
         };
         c.validate()?;
         Ok(c)
@@ -202,6 +207,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     if container.network == config::Network::Private {
         container.address = Some(sandbox::choose_address(&configs)?);
+    }
+    if layout.is_live() {
+        sandbox::check_published(&container.publish, &configs)?;
     }
     let cfg = SandboxConfig {
         name: a.name.clone(),

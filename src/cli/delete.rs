@@ -97,13 +97,18 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     // The bridge and the table go with the last private sandbox.
     let private = |c: &config::SandboxConfig| c.container.network == config::Network::Private;
-    if layout.is_live()
-        && private(&cfg)
-        && !others.iter().any(|o| o.name != cfg.name && private(o))
-        && damaged.is_empty()
-    {
-        if let Err(e) = crate::network::remove_host() {
-            eprintln!("sandbox-service: the private network stays: {e:#}");
+    let rest: Vec<config::SandboxConfig> = others.into_iter().filter(|o| o.name != cfg.name).collect();
+    if layout.is_live() && private(&cfg) {
+        let r = if !rest.iter().any(private) && damaged.is_empty() {
+            crate::network::remove_host()
+        } else if crate::network::netlink::Netlink::index(crate::network::BRIDGE).is_some() {
+            // Its forwards go: its address may be handed out again.
+            crate::network::firewall::ensure(&crate::network::forwards(&rest))
+        } else {
+            Ok(())
+        };
+        if let Err(e) = r {
+            eprintln!("sandbox-service: the private network's rules were not updated: {e:#}");
         }
     }
     drop(_lock);

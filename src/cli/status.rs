@@ -38,6 +38,7 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
         "created": c.created,
         "network": network_name(c.container.network),
         "address": c.container.address.map(|a| a.to_string()),
+        "publish": c.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
     })
 }
 
@@ -53,14 +54,25 @@ fn network_name(n: crate::config::Network) -> &'static str {
 pub fn network_line(c: &crate::config::Container) -> String {
     use crate::network as net;
     match (c.network, c.address) {
-        (crate::config::Network::Private, a) => format!(
-            "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
-             sandboxes are not reachable",
-            a.map_or("allocated at create".to_string(), |a| a.to_string()),
-            net::BRIDGE,
-            net::GATEWAY,
-            net::PREFIX
-        ),
+        (crate::config::Network::Private, a) => {
+            let mut s = format!(
+                "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
+                 sandboxes are not reachable",
+                a.map_or("allocated at create".to_string(), |a| a.to_string()),
+                net::BRIDGE,
+                net::GATEWAY,
+                net::PREFIX
+            );
+            for p in &c.publish {
+                s += &format!(
+                    "; publishes {p}: destination NAT from {}, the client's address seen as is, but from the \
+                     host's loopback as {}",
+                    p.addr.map_or("every local address".to_string(), |a| a.to_string()),
+                    net::GATEWAY
+                );
+            }
+            s
+        }
         (crate::config::Network::None, _) => "none: loopback only".into(),
         (crate::config::Network::Host, _) => "host: the host's network namespace".into(),
     }

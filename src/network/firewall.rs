@@ -6,16 +6,23 @@
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 
-fn ruleset() -> String {
+/// The table, with a destination NAT rule for each published port of
+/// each private sandbox (`forwards`: what, to which address).
+fn ruleset(forwards: &[(super::publish::Publish, std::net::Ipv4Addr)]) -> String {
+    let dnat: String = forwards.iter().map(|(p, to)| format!("\t\t{}\n", p.rule(*to))).collect();
     format!(
         "table inet sandbox-service {{\n\
+         \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
+         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{dnat}\t}}\n\
          \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {pool} ip daddr != {pool} masquerade\n\t}}\n\
+         \t\tip saddr {pool} ip daddr != {pool} masquerade\n\
+         \t\toifname \"{br}\" ip saddr 127.0.0.0/8 masquerade\n\t}}\n\
          \tchain input {{\n\t\ttype filter hook input priority filter; policy accept;\n\
          \t\tiifname \"{br}\" ct state established,related accept\n\
          \t\tiifname \"{br}\" drop\n\t}}\n\
          \tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
          \t\toifname \"{br}\" ct state established,related accept\n\
+         \t\toifname \"{br}\" ct status dnat accept\n\
          \t\toifname \"{br}\" drop\n\t}}\n\
          }}\n",
         pool = super::POOL,
@@ -42,9 +49,9 @@ fn nft(script: &str) -> Result<()> {
 }
 
 /// The table as it must be: made, or replaced in one transaction.
-pub fn ensure() -> Result<()> {
+pub fn ensure(forwards: &[(super::publish::Publish, std::net::Ipv4Addr)]) -> Result<()> {
     // "table …" first makes the delete valid when the table is absent.
-    nft(&format!("table inet sandbox-service\ndelete table inet sandbox-service\n{}", ruleset()))
+    nft(&format!("table inet sandbox-service\ndelete table inet sandbox-service\n{}", ruleset(forwards)))
 }
 
 pub fn remove() -> Result<()> {

@@ -10,6 +10,7 @@
 
 pub mod firewall;
 pub mod netlink;
+pub mod publish;
 
 use anyhow::{bail, Context, Result};
 use std::net::{IpAddr, Ipv4Addr};
@@ -50,29 +51,53 @@ pub fn host_link(name: &str) -> String {
     format!("sbx-{h:08x}")
 }
 
+/// The published ports of every private sandbox, with its address: what
+/// the table forwards. A stopped sandbox's forward finds no one.
+pub fn forwards(configs: &[crate::config::SandboxConfig]) -> Vec<(publish::Publish, Ipv4Addr)> {
+    configs
+        .iter()
+        .filter_map(|c| c.container.address.map(|a| (c, a)))
+        .flat_map(|(c, a)| c.container.publish.iter().map(move |p| (*p, a)))
+        .collect()
+}
+
 /// On the host, before the container is made: the bridge with its
-/// address, forwarding, and our nftables table, each made if missing.
-pub fn prepare_host() -> Result<()> {
+/// address, forwarding, and our nftables table with `forwards`, each made
+/// if missing.
+pub fn prepare_host(forwards: &[(publish::Publish, Ipv4Addr)]) -> Result<()> {
     let mut nl = netlink::Netlink::open()?;
     netlink::exists_ok(nl.add_bridge(BRIDGE)).context("making the sandboxes' bridge sbx0")?;
     netlink::exists_ok(nl.add_address(BRIDGE, IpAddr::V4(GATEWAY), PREFIX)).context("addressing sbx0")?;
     nl.up(BRIDGE)?;
     // Per network namespace: the host's (or the test harness's) own.
     std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enabling IPv4 forwarding")?;
-    firewall::ensure()
+    // The host's own 127.0.0.1:HOSTPORT is forwarded too: a packet from
+    // loopback may then leave through the bridge (and is masqueraded).
+    std::fs::write(format!("/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet"), "1")
+        .context("letting loopback traffic to published ports through sbx0")?;
+    firewall::ensure(forwards)
 }
 
 /// On the host, once the container's process `pid` exists: its veth pair,
 /// the peer moved into its namespace as eth0, the host end isolated on
 /// the bridge. The pair goes when the namespace does.
-pub fn attach(name: &str, pid: u32) -> Result<()> {
+pub fn attach(name: &str, pid: u32, addr: Ipv4Addr) -> Result<()> {
     let host = host_link(name);
     let mut nl = netlink::Netlink::open()?;
     // One left by a runtime that died with its namespace still held.
     nl.delete_link(&host)?;
-    nl.add_veth_into(&host, INSIDE, pid).with_context(|| format!("making the veth pair {host}"))?;
+    nl.add_veth_into(&host, INSIDE, pid, mac_of(addr)).with_context(|| format!("making the veth pair {host}"))?;
     nl.enslave_isolated(&host, BRIDGE)?;
     nl.up(&host)
+}
+
+/// The sandbox's hardware address, from its IPv4 one (locally
+/// administered, unicast): the same at every start, so the host's
+/// neighbour entry for the address stays right across a restart instead
+/// of sending to the last start's address until it expires.
+pub fn mac_of(a: Ipv4Addr) -> [u8; 6] {
+    let o = a.octets();
+    [0x02, 0x5b, o[0], o[1], o[2], o[3]]
 }
 
 /// Inside the container, before its confinement: loopback, eth0 with the
@@ -122,6 +147,7 @@ mod tests {
         assert!(in_pool(Ipv4Addr::new(10, 89, 3, 7)) && !in_pool(GATEWAY) && !in_pool(Ipv4Addr::new(10, 90, 0, 2)));
         assert!(host_link("a-very-long-sandbox-name-of-sixty-four-characters-or-so").len() <= 15);
         assert_ne!(host_link("web1"), host_link("web2"));
+        assert_eq!(mac_of(Ipv4Addr::new(10, 89, 0, 3)), [2, 0x5b, 10, 89, 0, 3]);
         assert!(resolv_note("nameserver 127.0.0.53\n").unwrap().contains("127.0.0.53"));
         assert!(resolv_note("nameserver 192.168.1.1\n").is_none());
     }

@@ -89,11 +89,13 @@ impl Netlink {
     }
 
     /// A veth pair `host` – `peer`, the peer made directly in the network
-    /// namespace of process `pid` (where it is called `peer`).
-    pub fn add_veth_into(&mut self, host: &str, peer: &str, pid: u32) -> Result<()> {
+    /// namespace of process `pid` (where it is called `peer`), with the
+    /// hardware address `mac`.
+    pub fn add_veth_into(&mut self, host: &str, peer: &str, pid: u32, mac: [u8; 6]) -> Result<()> {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.into()));
         p.attributes.push(LinkAttribute::NetNsPid(pid));
+        p.attributes.push(LinkAttribute::Address(mac.to_vec()));
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(host.into()));
         m.attributes.push(LinkAttribute::LinkInfo(vec![

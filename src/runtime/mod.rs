@@ -327,7 +327,9 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     if launch.cfg.container.network == Network::Private {
-        crate::network::prepare_host()?;
+        let mut all = other_configs(layout, name);
+        all.push(launch.cfg.clone());
+        crate::network::prepare_host(&crate::network::forwards(&all))?;
     }
     if launch.cfg.container.private_users.is_some() {
         flags |= CloneFlags::CLONE_NEWUSER;
@@ -378,8 +380,8 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
         if let Some(base) = launch.cfg.container.private_users {
             userns::write_maps(pid, base)?;
         }
-        if launch.cfg.container.network == Network::Private {
-            crate::network::attach(name, pid.as_raw() as u32)?;
+        if let (Network::Private, Some(a)) = (launch.cfg.container.network, launch.cfg.container.address) {
+            crate::network::attach(name, pid.as_raw() as u32, a)?;
         }
         nix::unistd::write(&release_w, b"1").context("releasing the container")?;
         let files = RunFiles::create(name, pid)?;
