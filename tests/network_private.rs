@@ -124,6 +124,20 @@ fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
     assert_eq!(s.http(8082), "page of web2\n200");
     let mac = s.ok(&["execute", "web2", "--", "cat", "/sys/class/net/eth0/address"]);
     assert!(mac.starts_with("02:5b:0a:59:"), "{mac}");
+    // systemd re-executed: still running and reachable.
+    s.sh_ok("systemctl daemon-reexec");
+    s.wait_for("systemctl is-system-running 2>&1 || true", |o| !o.contains("Failed to connect"));
+    assert_eq!(s.prop("apache2@web1.service", "ActiveState"), "active");
+    assert_eq!(s.http(8081), "page of web1\n200");
+    // Killed outright (the runtime and all): its veth goes with its
+    // namespace, and it starts again.
+    let veth = s.sh_ok("ip -o link show | grep -c sbx-");
+    assert_eq!(veth.trim(), "3", "three veths while three run");
+    s.sh_ok("systemctl kill -s KILL apache2@web3.service");
+    let links = s.wait_for("ip -o link show | grep -c sbx- || true", |o| o.trim() == "2");
+    assert_eq!(links.trim(), "2", "web3's veth outlived it");
+    s.sh_ok("systemctl reset-failed apache2@web3.service 2>/dev/null || true; systemctl start apache2@web3.service");
+    assert_eq!(s.http(8083), "page of web3\n200");
     // Taken ports: by a sandbox, by a host process.
     let o = s.tool(&["create", "-u", "apache2", "--network", "private", "--publish", "8081:80", "web4"]);
     assert!(!o.status.success() && stderr(&o).contains("sandbox 'web1' publishes 8081:80/tcp"), "{o:?}");
