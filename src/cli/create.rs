@@ -174,9 +174,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     }
     if a.explain {
         print!("{}", super::explain(layout, &plan));
-        println!("{}", ports_line("bind", &container.bind_ports, !plan.ports.is_empty()));
-        println!("{}", ports_line("connect", &container.connect_ports, false));
-        println!("network: {}", super::status::network_line(&container));
+        println!("{}", super::describe::ports_line("bind", &container.bind_ports, !plan.ports.is_empty()));
+        println!("{}", super::describe::ports_line("connect", &container.connect_ports, false));
+        println!("network: {}", super::describe::network_line(&container));
     }
     if container.network == config::Network::Private {
         if let Some(n) =
@@ -259,17 +259,6 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         println!("start it with: systemctl start {}", cfg.unit);
     }
     Ok(())
-}
-
-/// What --explain says of a Landlock port rule; `auto` when --bind-ports
-/// auto would take the plan's ports.
-pub fn ports_line(kind: &str, ports: &Option<Vec<u16>>, auto: bool) -> String {
-    match ports {
-        None if auto => format!("{kind}-ports: any (--bind-ports auto restricts binding to the ports above)"),
-        None => format!("{kind}-ports: any TCP port"),
-        Some(v) if v.is_empty() => format!("{kind}-ports: none (Landlock refuses every TCP {kind})"),
-        Some(_) => format!("{kind}-ports: {} only (Landlock)", config::render_ports(ports)),
-    }
 }
 
 fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {

@@ -5,6 +5,7 @@ pub mod complete;
 mod connect;
 mod create;
 mod delete;
+mod describe;
 mod execute;
 mod list;
 mod logrotate;

@@ -50,34 +50,6 @@ fn network_name(n: crate::config::Network) -> &'static str {
     }
 }
 
-/// One line on the sandbox's network, for status and create --explain.
-pub fn network_line(c: &crate::config::Container) -> String {
-    use crate::network as net;
-    match (c.network, c.address) {
-        (crate::config::Network::Private, a) => {
-            let mut s = format!(
-                "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
-                 sandboxes are not reachable",
-                a.map_or("allocated at create".to_string(), |a| a.to_string()),
-                net::BRIDGE,
-                net::GATEWAY,
-                net::PREFIX
-            );
-            for p in &c.publish {
-                s += &format!(
-                    "; publishes {p}: destination NAT from {}, the client's address seen as is, but from the \
-                     host's loopback as {}",
-                    p.addr.map_or("every local address".to_string(), |a| a.to_string()),
-                    net::GATEWAY
-                );
-            }
-            s
-        }
-        (crate::config::Network::None, _) => "none: loopback only".into(),
-        (crate::config::Network::Host, _) => "host: the host's network namespace".into(),
-    }
-}
-
 pub fn run(layout: &Layout, a: Args) -> Result<()> {
     let c = config::load_named(layout, &a.name)?;
     let path = layout.config_file(&c.name);
@@ -135,7 +107,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     }
     println!("packages: {}", if c.packages.is_empty() { "-".into() } else { c.packages.join(" ") });
     println!("security: {}, label {}", c.security.mode(), manifest.label_note);
-    println!("network:  {}", network_line(&c.container));
+    println!("network:  {}", super::describe::network_line(&c.container));
     println!("config:   {}", path.display());
     println!("state:    {}", state_dir.display());
     for u in &unit_files {
@@ -159,8 +131,8 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     if a.explain {
         print!("{}", super::explain(layout, &manifest.plan));
         let auto = !manifest.plan.ports.is_empty();
-        println!("{}", super::create::ports_line("bind", &c.container.bind_ports, auto));
-        println!("{}", super::create::ports_line("connect", &c.container.connect_ports, false));
+        println!("{}", super::describe::ports_line("bind", &c.container.bind_ports, auto));
+        println!("{}", super::describe::ports_line("connect", &c.container.connect_ports, false));
     }
     Ok(())
 }

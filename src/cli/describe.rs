@@ -1,0 +1,41 @@
+//! What `create --explain` and `status` say of a sandbox's container
+//! settings: one place, so the two never disagree.
+
+/// What --explain says of a Landlock port rule; `auto` when --bind-ports
+/// auto would take the plan's ports.
+pub fn ports_line(kind: &str, ports: &Option<Vec<u16>>, auto: bool) -> String {
+    match ports {
+        None if auto => format!("{kind}-ports: any (--bind-ports auto restricts binding to the ports above)"),
+        None => format!("{kind}-ports: any TCP port"),
+        Some(v) if v.is_empty() => format!("{kind}-ports: none (Landlock refuses every TCP {kind})"),
+        Some(_) => format!("{kind}-ports: {} only (Landlock)", crate::config::render_ports(ports)),
+    }
+}
+
+/// One line on the sandbox's network, for status and create --explain.
+pub fn network_line(c: &crate::config::Container) -> String {
+    use crate::network as net;
+    match (c.network, c.address) {
+        (crate::config::Network::Private, a) => {
+            let mut s = format!(
+                "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
+                 sandboxes are not reachable",
+                a.map_or("allocated at create".to_string(), |a| a.to_string()),
+                net::BRIDGE,
+                net::GATEWAY,
+                net::PREFIX
+            );
+            for p in &c.publish {
+                s += &format!(
+                    "; publishes {p}: destination NAT from {}, the client's address seen as is, but from the \
+                     host's loopback as {}",
+                    p.addr.map_or("every local address".to_string(), |a| a.to_string()),
+                    net::GATEWAY
+                );
+            }
+            s
+        }
+        (crate::config::Network::None, _) => "none: loopback only".into(),
+        (crate::config::Network::Host, _) => "host: the host's network namespace".into(),
+    }
+}
