@@ -96,6 +96,11 @@ pub fn open_checked(dir: BorrowedFd, name: &OsStr, looked: &FileStat) -> Result<
     Ok(fd)
 }
 
+/// The OS error number beneath `e`'s contexts, if an I/O error is its cause.
+pub fn errno(e: &anyhow::Error) -> Option<i32> {
+    e.root_cause().downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error)
+}
+
 /// Opens the relative path `rel` beneath `root` with `flags` (O_PATH for a
 /// mount source): every component resolved by the kernel with no symlink
 /// and no `..` out of `root`, so a link that root inside planted anywhere

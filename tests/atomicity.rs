@@ -18,16 +18,17 @@ fn staging_is_empty(root: &Path) -> bool {
     std::fs::read_dir(root.join("var/lib/sandbox-service/.staging")).map_or(true, |mut d| d.next().is_none())
 }
 
-#[test]
-fn fifty_parallel_creates_get_fifty_distinct_labels() {
-    let t = tempfile::tempdir().unwrap();
-    let root = t.path();
-    let children: Vec<_> = (0..50)
+/// `n` creates of command sandbox PREFIX0.. under `root` at once, each
+/// with `extra` options; every one must succeed.
+fn parallel_creates(root: &Path, n: usize, prefix: &str, extra: &[&str]) {
+    let children: Vec<_> = (0..n)
         .map(|i| {
             Command::new(BIN)
                 .arg("--root")
                 .arg(root)
-                .args(["-q", "create", &format!("p{i}"), "--", "/bin/true"])
+                .args(["-q", "create"])
+                .args(extra)
+                .args([&format!("{prefix}{i}"), "--", "/bin/true"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -38,6 +39,13 @@ fn fifty_parallel_creates_get_fifty_distinct_labels() {
         let out = c.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn fifty_parallel_creates_get_fifty_distinct_labels() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    parallel_creates(root, 50, "p", &[]);
     let list: serde_json::Value = serde_json::from_str(&stdout(&tool_root(root, &["list", "--json"]))).unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 50, "every config parses");
@@ -173,22 +181,7 @@ fn create_and_clone_on_a_full_disk_fail_cleanly_and_leave_nothing() {
 fn twenty_parallel_private_creates_get_twenty_distinct_addresses() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let children: Vec<_> = (0..20)
-        .map(|i| {
-            Command::new(BIN)
-                .arg("--root")
-                .arg(root)
-                .args(["-q", "create", "--network", "private", &format!("n{i}"), "--", "/bin/true"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
+    parallel_creates(root, 20, "n", &["--network", "private"]);
     let addr = |n: &str| {
         std::fs::read_to_string(root.join(format!("etc/sandbox-service/{n}.sandbox")))
             .unwrap()

@@ -10,15 +10,20 @@ fn address(s: &Systemd, name: &str) -> String {
     c.lines().find_map(|l| l.strip_prefix("address=")).unwrap_or_default().to_string()
 }
 
+/// "Outside": a namespace `far` on a veth from the harness, the harness
+/// at NET.1, far at NET.2 (NET as `192.168.77`).
+fn far_namespace(s: &Systemd, net: &str) {
+    s.sh_ok(&format!(
+        "ip netns add far && ip link add vfar type veth peer name vfar0 netns far && \
+         ip addr add {net}.1/24 dev vfar && ip link set vfar up && \
+         ip -n far addr add {net}.2/24 dev vfar0 && ip -n far link set vfar0 up && ip -n far link set lo up"
+    ));
+}
+
 #[test]
 fn a_private_network_reaches_out_and_nothing_of_the_host() {
     let s = Systemd::boot();
-    // "Outside": another namespace with a server, routed from the harness.
-    s.sh_ok(
-        "ip netns add far && ip link add vfar type veth peer name vfar0 netns far && \
-         ip addr add 192.168.77.1/24 dev vfar && ip link set vfar up && \
-         ip -n far addr add 192.168.77.2/24 dev vfar0 && ip -n far link set vfar0 up && ip -n far link set lo up",
-    );
+    far_namespace(&s, "192.168.77");
     s.sh_ok("systemd-run -q --unit far-server ip netns exec far socat TCP-LISTEN:9000,reuseaddr,fork SYSTEM:'echo from-far'");
     // The host's own services: one on its loopback, one on every address.
     s.sh_ok("systemd-run -q --unit host-lo socat TCP-LISTEN:9100,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host-lo'");
@@ -87,11 +92,7 @@ fn a_private_network_reaches_out_and_nothing_of_the_host() {
 #[test]
 fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
     let s = Systemd::boot();
-    s.sh_ok(
-        "ip netns add far && ip link add vfar type veth peer name vfar0 netns far && \
-         ip addr add 192.168.78.1/24 dev vfar && ip link set vfar up && \
-         ip -n far addr add 192.168.78.2/24 dev vfar0 && ip -n far link set vfar0 up && ip -n far link set lo up",
-    );
+    far_namespace(&s, "192.168.78");
     let package_conf = s.sh_ok("md5sum /etc/apache2/ports.conf /etc/apache2/sites-available/000-default.conf");
     for n in 1..=3 {
         let (name, publish) = (format!("web{n}"), format!("808{n}:80"));

@@ -98,7 +98,7 @@ fn add_private(
     for p in &added {
         let there = crate::safefs::open_beneath(tree_fd.as_fd(), Path::new(&p.path), nix::fcntl::OFlag::O_PATH);
         if let Err(e) = &there {
-            let errno = e.root_cause().downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error());
+            let errno = crate::safefs::errno(e);
             if errno != Some(nix::libc::ENOENT) && errno != Some(nix::libc::ENOTDIR) {
                 return Err(there.unwrap_err());
             }

@@ -26,7 +26,7 @@ pub struct Netlink {
 
 /// EEXIST from the kernel: what an idempotent setup may meet.
 pub fn is_exists(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error()) == Some(nix::libc::EEXIST)
+    crate::safefs::errno(e) == Some(nix::libc::EEXIST)
 }
 
 impl Netlink {

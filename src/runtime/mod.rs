@@ -237,10 +237,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         let rel = Path::new(p.path.trim_start_matches('/'));
         let fd = match crate::safefs::open_beneath(tree_fd.as_fd(), rel, nix::fcntl::OFlag::O_PATH) {
             Ok(fd) => fd,
-            Err(e)
-                if e.root_cause().downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error())
-                    == Some(nix::libc::ENOENT) =>
-            {
+            Err(e) if crate::safefs::errno(&e) == Some(nix::libc::ENOENT) => {
                 bail!(
                     "{}: missing from the sandbox's state ({}); recreate the sandbox",
                     p.path,
