@@ -82,6 +82,12 @@ pub struct Container {
     pub address: Option<std::net::Ipv4Addr>,
     /// network=private: ports of the host forwarded to the sandbox's.
     pub publish: Vec<crate::network::publish::Publish>,
+    /// The published TCP ports are systemd sockets: the sandbox starts on
+    /// the first connection (systemd-socket-proxyd forwards it).
+    pub socket_activate: bool,
+    /// With socket_activate: seconds without a connection after which the
+    /// sandbox stops again.
+    pub idle_stop: Option<u32>,
 }
 
 /// `bind-ports=`/`connect-ports=`: empty for unrestricted, `none` for no
@@ -170,6 +176,13 @@ impl TmpfsSizes {
 }
 
 impl Container {
+    /// The published ports that are systemd sockets: the TCP ones of a
+    /// socket-activated sandbox (systemd-socket-proxyd is TCP only).
+    pub fn socket_ports(&self) -> Vec<crate::network::publish::Publish> {
+        let tcp = |p: &&crate::network::publish::Publish| p.proto == crate::network::publish::Proto::Tcp;
+        self.publish.iter().filter(|p| self.socket_activate && tcp(p)).copied().collect()
+    }
+
     pub fn validate(&self) -> Result<()> {
         match (self.network, self.address) {
             (Network::Private, Some(a)) if !crate::network::in_pool(a) => {
@@ -180,6 +193,18 @@ impl Container {
         }
         if let (Some(p), false) = (self.publish.first(), self.network == Network::Private) {
             bail!("publish {p} needs network=private (--network private): on the host's network the service has the host's ports already");
+        }
+        if self.socket_activate && !self.publish.iter().any(|p| p.proto == crate::network::publish::Proto::Tcp) {
+            bail!(
+                "socket-activate=yes needs a published TCP port (--publish HOSTPORT:PORT): the sockets are those ports"
+            );
+        }
+        match self.idle_stop {
+            Some(0) => bail!("idle-stop=0: give the seconds without a connection before the sandbox stops, e.g. 300"),
+            Some(s) if !self.socket_activate => {
+                bail!("idle-stop={s} needs socket-activate=yes (--socket-activate): only a socket starts it again")
+            }
+            _ => {}
         }
         if let Some(b) = self.private_users {
             crate::runtime::userns::check_base(b)?;
@@ -227,6 +252,8 @@ const KEYS: &[(&str, &[&str])] = &[
             "connect-ports",
             "address",
             "publish",
+            "socket-activate",
+            "idle-stop",
         ],
     ),
     ("limits", &["memory", "cpu", "tasks"]),
@@ -250,7 +277,8 @@ impl SandboxConfig {
              [security]\nmode={mode}\nlabel={label}\ncontext={context}\n\n\
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
              tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\
-             bind-ports={bind}\nconnect-ports={connect}\naddress={address}\npublish={publish}\n\n\
+             bind-ports={bind}\nconnect-ports={connect}\naddress={address}\npublish={publish}\n\
+             socket-activate={activate}\nidle-stop={idle}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
@@ -268,6 +296,8 @@ impl SandboxConfig {
             address = self.container.address.map(|a| a.to_string()).unwrap_or_default(),
             publish = self.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
             connect = render_ports(&self.container.connect_ports),
+            activate = if self.container.socket_activate { "yes" } else { "no" },
+            idle = self.container.idle_stop.map(|s| s.to_string()).unwrap_or_default(),
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
             tasks = self.container.tasks.as_deref().unwrap_or(""),
@@ -367,6 +397,15 @@ impl SandboxConfig {
                 a => Some(a.parse().map_err(|_| anyhow!("address={a}: give an IPv4 address such as 10.89.0.2"))?),
             },
             publish: crate::network::publish::parse_list(&get("container", "publish"))?,
+            socket_activate: match get("container", "socket-activate").as_str() {
+                "" | "no" => false,
+                "yes" => true,
+                v => bail!("socket-activate={v}: use yes or no"),
+            },
+            idle_stop: match get("container", "idle-stop").as_str() {
+                "" => None,
+                v => Some(v.parse().map_err(|_| anyhow!("idle-stop={v}: give whole seconds, e.g. 300"))?),
+            },
         };
         container.validate()?;
         if container.network == Network::Private && container.address.is_none() {
@@ -506,10 +545,13 @@ mod tests {
             bind_ports: Some(vec![80, 443]),
             connect_ports: Some(vec![]),
             publish: crate::network::publish::parse_list("8081:80 127.0.0.1:5353:53/udp").unwrap(),
+            socket_activate: true,
+            idle_stop: Some(300),
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
         assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\naddress=10.89.3.4\n"));
         assert!(c.render().contains("network=private\n"));
+        assert!(c.render().contains("socket-activate=yes\nidle-stop=300\n"));
     }
 
     #[test]
@@ -528,6 +570,10 @@ mod tests {
             ("run-size=10%", "run-size=5MM", "run-size=5MM"),
             ("bind-ports=", "bind-ports=80 http", "'http' is not a port"),
             ("connect-ports=", "connect-ports=70000", "'70000' is not a port"),
+            ("socket-activate=no", "socket-activate=yes", "needs a published TCP port"),
+            ("socket-activate=no", "socket-activate=maybe", "use yes or no"),
+            ("idle-stop=", "idle-stop=5", "needs socket-activate=yes"),
+            ("idle-stop=", "idle-stop=5s", "whole seconds"),
         ] {
             let e = SandboxConfig::parse(&good.replace(from, to)).unwrap_err();
             assert!(format!("{e:#}").contains(what), "{from}: {e:#}");

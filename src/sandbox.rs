@@ -134,20 +134,66 @@ pub fn exe() -> Result<String> {
     Ok(std::env::current_exe()?.to_string_lossy().into_owned())
 }
 
-/// Stages the sandbox's units: its service, and for a single-service
-/// sandbox the `SVC-sandboxes.target` (if new) and its link in the target.
+/// Stages the sandbox's units: its service, for a single-service sandbox
+/// the `SVC-sandboxes.target` (if new) and its link in the target, and a
+/// socket and proxy per socket-activated port (the target then wants the
+/// sockets, not the service: starting it opens the ports).
 pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Result<()> {
     let dir = layout.unit_dir();
-    let text = units::render_service(cfg, &exe()?, &reload_sources(layout, cfg)?, &inherited_settings(layout, cfg))?;
+    let exe = exe()?;
+    let text = units::render_service(cfg, &exe, &reload_sources(layout, cfg)?, &inherited_settings(layout, cfg))?;
     txn.stage_file(&dir.join(&cfg.unit), &text, 0o644)?;
+    let activated = units::activated(cfg);
+    if !activated.is_empty() {
+        let Some(proxyd) = units::PROXYD.iter().find(|p| layout.host(p).is_file()) else {
+            bail!("--socket-activate needs systemd-socket-proxyd, which is not in /usr/lib/systemd: install systemd's own package");
+        };
+        for p in &activated {
+            txn.stage_file(&dir.join(units::socket_name(&cfg.name, p)), &units::render_socket(cfg, p)?, 0o644)?;
+            txn.stage_file(
+                &dir.join(units::proxy_name(&cfg.name, p)),
+                &units::render_proxy(cfg, p, &exe, proxyd)?,
+                0o644,
+            )?;
+        }
+    }
     if let Some(svc) = cfg.single_service() {
         let target = units::target_name(svc)?;
         if !dir.join(&target).exists() {
             txn.stage_file(&dir.join(&target), &units::render_target(svc)?, 0o644)?;
         }
-        txn.stage_symlink(&dir.join(format!("{target}.wants")).join(&cfg.unit), &format!("../{}", cfg.unit))?;
+        for u in wanted_by_target(cfg) {
+            txn.stage_symlink(&dir.join(format!("{target}.wants")).join(&u), &format!("../{u}"))?;
+        }
     }
     Ok(())
+}
+
+/// What `SVC-sandboxes.target` starts of the sandbox: its sockets when it
+/// is socket-activated, else its service.
+fn wanted_by_target(cfg: &SandboxConfig) -> Vec<String> {
+    let activated = units::activated(cfg);
+    if activated.is_empty() {
+        vec![cfg.unit.clone()]
+    } else {
+        activated.iter().map(|p| units::socket_name(&cfg.name, p)).collect()
+    }
+}
+
+/// The socket and proxy units sandbox `name` has in `dir`, found by
+/// name rather than from its config: one edited or damaged since create
+/// leaves none behind.
+pub fn socket_unit_files(dir: &Path, name: &str) -> Vec<String> {
+    let prefix = format!("sandbox-service-{name}@");
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with(&prefix) && (n.ends_with(".socket") || n.ends_with(".service")))
+        .collect();
+    out.sort();
+    out
 }
 
 /// What deleting `cfg` removes: its files, and the directories to remove
@@ -159,11 +205,13 @@ pub fn owned_paths(
 ) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let dir = layout.unit_dir();
     let mut paths = vec![dir.join(&cfg.unit), layout.state_dir(&cfg.name)];
+    paths.extend(socket_unit_files(&dir, &cfg.name).iter().map(|u| dir.join(u)));
     let mut dirs = Vec::new();
     if let Some(svc) = cfg.single_service() {
         let target = units::target_name(svc)?;
         let wants = dir.join(format!("{target}.wants"));
         paths.push(wants.join(&cfg.unit));
+        paths.extend(socket_unit_files(&wants, &cfg.name).iter().map(|u| wants.join(u)));
         dirs.push(wants);
         let shared = others.iter().any(|o| {
             o.name != cfg.name && o.single_service().is_some_and(|s| units::target_name(s).ok() == Some(target.clone()))

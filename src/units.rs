@@ -2,10 +2,16 @@
 
 use crate::config::{Payload, SandboxConfig};
 use crate::names::ServiceName;
+use crate::network::publish::Publish;
 use anyhow::{bail, Result};
 
 const SANDBOX_SERVICE: &str = include_str!("../templates/sandbox.service");
 const SANDBOXES_TARGET: &str = include_str!("../templates/sandboxes.target");
+const PROXY_SOCKET: &str = include_str!("../templates/proxy.socket");
+const PROXY_SERVICE: &str = include_str!("../templates/proxy.service");
+
+/// Where systemd keeps its socket proxy (Debian: /lib, merged or not).
+pub const PROXYD: &[&str] = &["/usr/lib/systemd/systemd-socket-proxyd", "/lib/systemd/systemd-socket-proxyd"];
 
 /// The host unit of a sandbox: `SVC@NAME.service` for one service, so the
 /// package's own `SVC@.service` still serves its other instances;
@@ -112,6 +118,10 @@ pub fn render_service(
             if let Some(svc) = cfg.single_service() {
                 relations.push_str(&format!("PartOf={}\n", target_name(svc)?));
             }
+            if cfg.container.idle_stop.is_some() {
+                // Its proxies need it; once the last one exits idle, nothing does.
+                relations.push_str("StopWhenUnneeded=yes\n");
+            }
             format!("{} in sandbox {}", s.join(" "), cfg.name)
         }
         Payload::Command(c) => format!("{} in sandbox {}", c.first().map_or("command", String::as_str), cfg.name),
@@ -141,6 +151,56 @@ pub fn render_service(
             ("devices", &crate::runtime::devices::unit_settings()),
             ("hardening", &crate::unithardening::render(cfg, crate::unithardening::host_has_cgroup2())?),
             ("settings", &limits),
+        ],
+    )
+}
+
+/// The published ports that are systemd sockets: the TCP ones of a
+/// socket-activated sandbox.
+pub fn activated(cfg: &SandboxConfig) -> Vec<Publish> {
+    cfg.container.socket_ports()
+}
+
+/// The socket unit of published port `p` of sandbox `name`; its proxy is
+/// the service of the same name.
+pub fn socket_name(name: &str, p: &Publish) -> String {
+    match p.addr {
+        Some(a) => format!("sandbox-service-{name}@{a}:{}.socket", p.host_port),
+        None => format!("sandbox-service-{name}@{}.socket", p.host_port),
+    }
+}
+
+pub fn proxy_name(name: &str, p: &Publish) -> String {
+    socket_name(name, p).replace(".socket", ".service")
+}
+
+pub fn render_socket(cfg: &SandboxConfig, p: &Publish) -> Result<String> {
+    let relations = match cfg.single_service() {
+        Some(svc) => format!("PartOf={}\n", target_name(svc)?),
+        None => String::new(),
+    };
+    let listen = match p.addr {
+        Some(a) => format!("{a}:{}", p.host_port),
+        None => p.host_port.to_string(),
+    };
+    render(PROXY_SOCKET, &[("name", &cfg.name), ("listen", &listen), ("relations", &relations)])
+}
+
+/// The proxy service of port `p`: `proxyd` is systemd-socket-proxyd.
+pub fn render_proxy(cfg: &SandboxConfig, p: &Publish, exe: &str, proxyd: &str) -> Result<String> {
+    let Some(addr) = cfg.container.address else { bail!("sandbox {} has no address to forward to", cfg.name) };
+    let idle = cfg.container.idle_stop.map(|s| format!("--exit-idle-time={s}s ")).unwrap_or_default();
+    render(
+        PROXY_SERVICE,
+        &[
+            ("name", &cfg.name),
+            ("socket", &socket_name(&cfg.name, p)),
+            ("unit", &cfg.unit),
+            ("port", &p.port.to_string()),
+            ("exec", &exec_path(exe)),
+            ("proxyd", proxyd),
+            ("idle", &idle),
+            ("target", &format!("{addr}:{}", p.port)),
         ],
     )
 }
@@ -213,5 +273,32 @@ mod tests {
         assert_eq!(u.get("Service", "ExecStart"), Some("\"/x y/bin\" run web1"));
         assert_eq!(cfg(Payload::Command(vec!["/bin/true".into()])).unit, "web1.service");
         assert_eq!(unit_name("w", &Payload::Services(vec!["nginx@.service".into()]), &[]).unwrap(), "nginx@w.service");
+    }
+
+    #[test]
+    fn socket_activated_ports_get_a_socket_and_a_waiting_proxy() {
+        let mut c = cfg(Payload::Services(vec!["apache2.service".into()]));
+        c.container.network = crate::config::Network::Private;
+        c.container.address = Some("10.89.0.7".parse().unwrap());
+        c.container.publish = crate::network::publish::parse_list("8081:80 127.0.0.1:8443:443 5353:53/udp").unwrap();
+        assert!(activated(&c).is_empty());
+        c.container.socket_activate = true;
+        c.container.idle_stop = Some(5);
+        let ps = activated(&c);
+        assert_eq!(ps.len(), 2, "UDP stays NAT: systemd-socket-proxyd is TCP only");
+        assert_eq!(socket_name("web1", &ps[0]), "sandbox-service-web1@8081.socket");
+        assert_eq!(proxy_name("web1", &ps[1]), "sandbox-service-web1@127.0.0.1:8443.service");
+        let s = UnitFile::parse(&render_socket(&c, &ps[1]).unwrap()).unwrap();
+        assert_eq!(s.get("Socket", "ListenStream"), Some("127.0.0.1:8443"));
+        assert_eq!(s.get("Unit", "PartOf"), Some("apache2-sandboxes.target"));
+        let p = UnitFile::parse(&render_proxy(&c, &ps[0], "/usr/bin/sandbox-service", PROXYD[0]).unwrap()).unwrap();
+        assert_eq!(p.get("Unit", "Requires"), Some("apache2@web1.service sandbox-service-web1@8081.socket"));
+        assert_eq!(p.get("Service", "ExecStartPre"), Some("+/usr/bin/sandbox-service wait-listen web1 80"));
+        assert_eq!(
+            p.get("Service", "ExecStart"),
+            Some("/usr/lib/systemd/systemd-socket-proxyd --exit-idle-time=5s 10.89.0.7:80")
+        );
+        let u = UnitFile::parse(&render_service(&c, "/b", &[], &[]).unwrap()).unwrap();
+        assert_eq!(u.get("Unit", "StopWhenUnneeded"), Some("yes"));
     }
 }

@@ -158,3 +158,77 @@ fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
     }
     assert_eq!(s.sh_ok("nft list tables").trim(), "", "the table outlived the last private sandbox");
 }
+
+#[test]
+fn a_socket_activated_sandbox_starts_on_the_first_connection_and_stops_when_idle() {
+    let s = Systemd::boot();
+    far_namespace(&s, "192.168.79");
+    s.ok(&[
+        "create",
+        "-u",
+        "apache2",
+        "--network",
+        "private",
+        "--publish",
+        "8091:80",
+        "--socket-activate",
+        "--idle-stop",
+        "3",
+        "od1",
+    ]);
+    s.sh_ok(&format!("echo 'page of od1' > {}", tree("od1", "/var/www/html/index.html")));
+    let st = s.ok(&["status", "od1"]);
+    assert!(
+        st.contains("socket:   sandbox-service-od1@8091.socket (inactive)") && st.contains("stopped again after 3 s"),
+        "{st}"
+    );
+    // start opens the port only.
+    let o = s.ok(&["start", "od1"]);
+    assert!(o.contains("starts on the first connection"), "{o}");
+    assert_eq!(s.prop("apache2@od1.service", "ActiveState"), "inactive");
+    // The first connection starts it and is answered, on IPv4 and IPv6
+    // loopback and from another host.
+    assert_eq!(s.http(8091), "page of od1\n200");
+    assert_eq!(s.prop("apache2@od1.service", "ActiveState"), "active");
+    assert_eq!(s.sh_ok("curl -sS -m 5 'http://[::1]:8091/'"), "page of od1\n");
+    assert_eq!(s.sh_ok("ip netns exec far curl -sS -m 5 http://192.168.79.1:8091/"), "page of od1\n");
+    // No NAT rule for it: the socket serves the port.
+    assert!(!s.sh_ok("nft list table inet sandbox-service").contains("8091"));
+    // Idle: the proxy exits, and nothing needs the sandbox any more.
+    let idle = s.wait_for("systemctl is-active apache2@od1.service || true", |o| o.trim() == "inactive");
+    assert_eq!(idle.trim(), "inactive", "{}", s.journal("apache2@od1.service"));
+    assert_eq!(s.prop("sandbox-service-od1@8091.socket", "ActiveState"), "active");
+    assert_eq!(s.http(8091), "page of od1\n200", "started again by the next connection");
+
+    // A service that listens a while after it is up (Type=simple): the
+    // proxy waits for the port, so the first client is answered, not refused
+    // (shut-none: systemd-socket-proxyd ends a connection its client half-closes).
+    s.ok(&[
+        "create",
+        "--network",
+        "private",
+        "--publish",
+        "8092:7000",
+        "--socket-activate",
+        "slow1",
+        "--",
+        "/bin/sh",
+        "-c",
+        "sleep 2; exec socat TCP-LISTEN:7000,reuseaddr,fork SYSTEM:'echo late-but-there'",
+    ]);
+    s.ok(&["start", "slow1"]);
+    assert_eq!(s.sh_ok("socat -t 10 -T 10 - TCP:127.0.0.1:8092,shut-none </dev/null"), "late-but-there\n");
+    assert_eq!(s.prop("slow1.service", "ActiveState"), "active");
+
+    // stop closes the ports and stops it; delete leaves no unit behind.
+    s.ok(&["stop", "slow1"]);
+    assert_eq!(s.prop("sandbox-service-slow1@8092.socket", "ActiveState"), "inactive");
+    assert_eq!(s.prop("slow1.service", "ActiveState"), "inactive");
+    s.ok(&["delete", "--force", "od1"]);
+    s.ok(&["delete", "slow1"]);
+    let left = s.sh_ok("ls /etc/systemd/system; systemctl list-units --all --no-legend 'sandbox-service-*'");
+    assert!(!left.contains("sandbox-service-") && !left.contains("od1"), "{left}");
+    assert_eq!(s.sh_ok("nft list tables").trim(), "");
+    let o = s.sh("curl -sS -m 2 http://127.0.0.1:8091/");
+    assert!(!o.status.success(), "port 8091 still answers after delete");
+}

@@ -57,6 +57,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             layout.config_file(&a.dest).display()
         );
         container.publish.clear();
+        // Its sockets were those ports.
+        container.socket_activate = false;
+        container.idle_stop = None;
     }
     if container.private_users.is_some() {
         // Its own ids, like its own label: the copy is a different user.

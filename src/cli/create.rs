@@ -98,6 +98,14 @@ pub struct ContainerArgs {
     /// [ADDR:]HOSTPORT:PORT[/tcp|/udp] (e.g. 8081:80). Repeatable.
     #[arg(long, value_name = "[ADDR:]HOSTPORT:PORT[/PROTO]")]
     pub publish: Vec<String>,
+    /// With --publish: the published TCP ports are systemd sockets, and the
+    /// sandbox starts on the first connection to one of them.
+    #[arg(long)]
+    pub socket_activate: bool,
+    /// With --socket-activate: stop the sandbox again after this many
+    /// seconds without a connection.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_stop: Option<u32>,
 }
 
 impl ContainerArgs {
@@ -126,6 +134,8 @@ impl ContainerArgs {
             // Allocated under the state lock, with the label.
             address: None,
             publish: self.publish.iter().map(|p| p.parse()).collect::<Result<_>>()?,
+            socket_activate: self.socket_activate,
+            idle_stop: self.idle_stop,
         };
         c.validate()?;
         Ok(c)
@@ -256,7 +266,12 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         if !stats.skipped.is_empty() {
             println!("not copied (sockets, fifos, devices): {}", stats.skipped.join(" "));
         }
-        println!("start it with: systemctl start {}", cfg.unit);
+        let sockets: Vec<String> = units::activated(&cfg).iter().map(|p| units::socket_name(&cfg.name, p)).collect();
+        if sockets.is_empty() {
+            println!("start it with: systemctl start {}", cfg.unit);
+        } else {
+            println!("open its ports with: systemctl start {} (it starts on the first connection)", sockets.join(" "));
+        }
     }
     Ok(())
 }

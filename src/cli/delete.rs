@@ -30,7 +30,8 @@ fn salvage(layout: &Layout, name: &str) -> Result<config::SandboxConfig> {
                 continue;
             }
             let first = std::fs::read_to_string(&p).ok().and_then(|t| t.lines().next().map(str::to_string));
-            if first.is_some_and(|l| l.starts_with(&mark)) {
+            let own_socket = e.file_name().to_string_lossy().starts_with(&format!("sandbox-service-{name}@"));
+            if first.is_some_and(|l| l.starts_with(&mark)) && !own_socket {
                 unit = p.file_name().map(|n| n.to_string_lossy().into_owned());
             }
         }
@@ -53,6 +54,22 @@ fn salvage(layout: &Layout, name: &str) -> Result<config::SandboxConfig> {
     })
 }
 
+/// Stops the sandbox's listening sockets and their proxies, if systemd
+/// runs them.
+fn stop_sockets(layout: &Layout, cfg: &config::SandboxConfig) -> Result<()> {
+    let units = sandbox::socket_unit_files(&layout.unit_dir(), &cfg.name);
+    if units.is_empty() || !layout.is_live() {
+        return Ok(());
+    }
+    let Ok(conn) = systemd::connect() else { return Ok(()) };
+    for u in units.iter().filter(|u| u.ends_with(".socket")).chain(units.iter().filter(|u| u.ends_with(".service"))) {
+        if systemd::is_running(&systemd::active_state(&conn, u)?) {
+            systemd::stop_unit(&conn, u)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.name)?;
     interrupt::install()?;
@@ -69,15 +86,19 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     if let Some(st) = sandbox::unit_state(layout, &cfg.unit)? {
-        if systemd::is_running(&st) {
-            if !a.force {
-                bail!(
-                    "sandbox '{}' is running ({} is {st}): stop it with systemctl stop {}, or use --force",
-                    cfg.name,
-                    cfg.unit,
-                    cfg.unit
-                );
-            }
+        if systemd::is_running(&st) && !a.force {
+            bail!(
+                "sandbox '{}' is running ({} is {st}): stop it with systemctl stop {}, or use --force",
+                cfg.name,
+                cfg.unit,
+                cfg.unit
+            );
+        }
+    }
+    // Its sockets before it: a connection must not start what is deleted.
+    stop_sockets(layout, &cfg)?;
+    if let Some(st) = sandbox::unit_state(layout, &cfg.unit)? {
+        if systemd::is_running(&st) && a.force {
             let conn = systemd::connect().map_err(anyhow::Error::msg)?;
             systemd::stop_unit(&conn, &cfg.unit)?;
         }

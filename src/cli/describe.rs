@@ -25,7 +25,19 @@ pub fn network_line(c: &crate::config::Container) -> String {
                 net::GATEWAY,
                 net::PREFIX
             );
+            let sockets = c.socket_ports();
             for p in &c.publish {
+                if sockets.contains(p) {
+                    s += &format!(
+                        "; publishes {p}: a systemd socket on {}, IPv4 and IPv6 loopback included, whose first \
+                         connection starts the sandbox, forwarded by systemd-socket-proxyd once the port listens \
+                         inside{}; the service sees every client as {}",
+                        p.addr.map_or("every local address".to_string(), |a| a.to_string()),
+                        c.idle_stop.map_or(String::new(), |t| format!(", stopped again after {t} s without one")),
+                        net::GATEWAY
+                    );
+                    continue;
+                }
                 s += &format!(
                     "; publishes {p}: destination NAT from {}, the client's address seen as is, but from the \
                      host's loopback as {}",

@@ -14,6 +14,7 @@ mod run;
 mod start_stop;
 mod status;
 mod update;
+mod wait_listen;
 
 use crate::layout::Layout;
 use anyhow::Result;
@@ -58,6 +59,8 @@ pub enum Command {
     Logrotate(logrotate::Args),
     #[command(hide = true)]
     ReloadNow(reload::NowArgs),
+    #[command(hide = true)]
+    WaitListen(wait_listen::Args),
 }
 
 /// What `--explain` prints: the plan's paths and reasons, then the
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Connect(a) => return connect::run(&layout, a),
         Command::Logrotate(a) => logrotate::run(&layout, a, cli.quiet),
         Command::ReloadNow(a) => reload::now(a),
+        Command::WaitListen(a) => wait_listen::run(a),
     }?;
     Ok(0)
 }

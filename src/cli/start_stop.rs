@@ -17,7 +17,33 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
     layout.require_live()?;
     let cfg = config::load_named(layout, &a.name)?;
     let conn = systemd::connect().map_err(|why| anyhow!("{why}: cannot {job:?} {}", cfg.unit))?;
-    if let Err(e) = systemd::unit_job(&conn, &cfg.unit, job) {
+    // A socket-activated sandbox is reached through its sockets: they open
+    // before it starts and close before it stops. With idle-stop only a
+    // connection starts it (nothing else needs it, so it would stop).
+    let sockets: Vec<String> =
+        crate::units::activated(&cfg).iter().map(|p| crate::units::socket_name(&cfg.name, p)).collect();
+    let mut job_of_unit = Some(job);
+    match job {
+        Job::Start | Job::Restart => {
+            for s in &sockets {
+                systemd::unit_job(&conn, s, Job::Start)?;
+            }
+            if cfg.container.idle_stop.is_some() && !systemd::is_running(&systemd::active_state(&conn, &cfg.unit)?) {
+                job_of_unit = None;
+            }
+        }
+        Job::Stop => {
+            for s in &sockets {
+                systemd::unit_job(&conn, s, Job::Stop)?;
+            }
+        }
+        Job::Reload => {}
+    }
+    let result = match job_of_unit {
+        Some(j) => systemd::unit_job(&conn, &cfg.unit, j),
+        None => Ok(()),
+    };
+    if let Err(e) = result {
         // The unit's own last words say why; one line each after ours.
         let log = last_log_lines(&cfg.unit);
         if log.is_empty() {
@@ -38,7 +64,10 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
             Job::Restart => "restarted",
             Job::Reload => "reloaded",
         };
-        println!("{verb} {}", cfg.unit);
+        match job_of_unit {
+            Some(_) => println!("{verb} {}", cfg.unit),
+            None => println!("{verb} {}: {} starts on the first connection", sockets.join(" "), cfg.unit),
+        }
     }
     Ok(())
 }

@@ -39,6 +39,8 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
         "network": network_name(c.container.network),
         "address": c.container.address.map(|a| a.to_string()),
         "publish": c.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "socket_activate": c.container.socket_activate,
+        "idle_stop": c.container.idle_stop,
     })
 }
 
@@ -59,6 +61,16 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     if let Some(svc) = c.single_service() {
         unit_files.push(layout.unit_dir().join(units::target_name(svc)?));
     }
+    let sockets: Vec<(String, Option<String>)> = units::activated(&c)
+        .iter()
+        .map(|p| {
+            let u = units::socket_name(&c.name, p);
+            let st = sandbox::unit_state(layout, &u)?;
+            unit_files.push(layout.unit_dir().join(&u));
+            unit_files.push(layout.unit_dir().join(units::proxy_name(&c.name, p)));
+            Ok((u, st))
+        })
+        .collect::<Result<_>>()?;
     let state = sandbox::unit_state(layout, &c.unit)?;
     // Only a running unit has a main PID, an uptime and memory to show.
     let running = match &state {
@@ -87,6 +99,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         v["stats"] = json!(manifest.stats);
         v["private"] = json!(manifest.plan.private);
         v["bind_ports"] = json!(c.container.bind_ports);
+        v["sockets"] = json!(sockets.iter().map(|(u, st)| json!({"unit": u, "active_state": st})).collect::<Vec<_>>());
         v["connect_ports"] = json!(c.container.connect_ports);
         if a.explain {
             v["plan"] = json!(manifest.plan);
@@ -108,6 +121,9 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     println!("packages: {}", if c.packages.is_empty() { "-".into() } else { c.packages.join(" ") });
     println!("security: {}, label {}", c.security.mode(), manifest.label_note);
     println!("network:  {}", super::describe::network_line(&c.container));
+    for (u, st) in &sockets {
+        println!("socket:   {u} ({})", st.as_deref().unwrap_or("state unknown"));
+    }
     println!("config:   {}", path.display());
     println!("state:    {}", state_dir.display());
     for u in &unit_files {

@@ -52,12 +52,16 @@ pub fn host_link(name: &str) -> String {
 }
 
 /// The published ports of every private sandbox, with its address: what
-/// the table forwards. A stopped sandbox's forward finds no one.
+/// the table forwards. A stopped sandbox's forward finds no one. Its
+/// socket-activated ports are the sockets', whose proxies forward them.
 pub fn forwards(configs: &[crate::config::SandboxConfig]) -> Vec<(publish::Publish, Ipv4Addr)> {
     configs
         .iter()
         .filter_map(|c| c.container.address.map(|a| (c, a)))
-        .flat_map(|(c, a)| c.container.publish.iter().map(move |p| (*p, a)))
+        .flat_map(|(c, a)| {
+            let sockets = c.container.socket_ports();
+            c.container.publish.iter().filter(move |p| !sockets.contains(p)).map(move |p| (*p, a))
+        })
         .collect()
 }
 

@@ -88,16 +88,7 @@ impl Publish {
         let mut inodes = Vec::new();
         for f in files {
             let Ok(t) = std::fs::read_to_string(f) else { continue };
-            for l in t.lines().skip(1) {
-                let w: Vec<&str> = l.split_whitespace().collect();
-                let (Some(local), Some(state), Some(inode)) = (w.get(1), w.get(3), w.get(9)) else { continue };
-                let port = local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-                // 0A: LISTEN; a UDP socket is bound in any state (07: unconnected).
-                let listening = self.proto == Proto::Udp || *state == "0A";
-                if port == Some(self.host_port) && listening {
-                    inodes.push(format!("socket:[{inode}]"));
-                }
-            }
+            inodes.extend(listening(&t, self.host_port, self.proto).into_iter().map(|i| format!("socket:[{i}]")));
         }
         if inodes.is_empty() {
             return None;
@@ -114,6 +105,22 @@ impl Publish {
         }
         Some("a socket of another network namespace's process".into())
     }
+}
+
+/// The inodes of the sockets in a /proc/net/{tcp,udp}[6] table that
+/// listen on `port`: TCP ones in LISTEN, UDP ones bound in any state.
+pub fn listening(table: &str, port: u16, proto: Proto) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in table.lines().skip(1) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let (Some(local), Some(state), Some(inode)) = (w.get(1), w.get(3), w.get(9)) else { continue };
+        let p = local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+        // 0A: LISTEN.
+        if p == Some(port) && (proto == Proto::Udp || *state == "0A") {
+            out.push(inode.to_string());
+        }
+    }
+    out
 }
 
 /// `publish=` of the `.sandbox` file: space-separated.
@@ -144,5 +151,10 @@ mod tests {
         }
         assert!(parse_list("8081:80 8081:81").is_err());
         assert!(parse_list("8081:80 8081:80/udp").is_ok());
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+                   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4711 1\n\
+                   1: 0100007F:0050 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 4712 1\n";
+        assert_eq!(listening(tcp, 80, Proto::Tcp), vec!["4711"], "an established connection is no listener");
+        assert!(listening(tcp, 8080, Proto::Tcp).is_empty());
     }
 }
