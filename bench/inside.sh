@@ -45,7 +45,7 @@ PY
 make_bundle "$OUT/crun-seccomp" 1
 make_bundle "$OUT/crun-plain" 0
 
-say "1/6 launch of /bin/true"
+say "1/7 launch of /bin/true"
 $BIN -q create g-true -- /bin/true
 $BIN run g-true 2>/dev/null
 hf launch \
@@ -58,20 +58,20 @@ hf launch \
     -n /bin/true "/bin/true"
 strace -f -c -o "$OUT/profile-strace.txt" "$BIN" run g-true 2>/dev/null || true
 
-say "2/6 create and delete"
+say "2/7 create and delete"
 hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&1 || true'" -n "create -u apache2" "$BIN -q create -u apache2 w1"
 hf_few create-nginx --prepare "sh -c '$BIN -q delete --force s1 >/dev/null 2>&1 || true'" -n "create -u nginx" "$BIN -q create -u nginx s1"
 hf_few delete --prepare "sh -c '$BIN -q create d1 -- /bin/true'" -n "delete" "$BIN -q delete d1"
 hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
 
-say "3/6 execute"
+say "3/7 execute"
 $BIN -q create g-exec -- /bin/sleep infinity
 systemctl start g-exec.service
 SHIM=$(cut -d" " -f1 /run/sandbox-service/g-exec.pid)
 hf execute -n "sandbox-service execute" "$BIN execute g-exec -- /bin/true" -n "nsenter -a" "nsenter -a -t $SHIM /bin/true"
 systemctl stop g-exec.service
 
-say "4/6 memory of the shim"
+say "4/7 memory of the shim"
 rss() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "{\"rss_kib\": %d, \"pss_kib\": %d}", r, p}' "/proc/$1/smaps_rollup"; }
 $BIN -q create -u apache2 rss1
 systemctl start apache2@rss1.service
@@ -88,7 +88,7 @@ sleep 0.3
 } > "$OUT/memory.json"
 kill "$TINI"; systemctl stop apache2@rss1.service
 
-say "5/6 start to first HTTP 200"
+say "5/7 start to first HTTP 200"
 $BIN -q create -u apache2 -p /var/www web1
 sed -i 's/^Listen 80$/Listen 8081/' /var/lib/sandbox-service/web1/tree/etc/apache2/ports.conf
 sed -i 's/:80>/:8081>/' /var/lib/sandbox-service/web1/tree/etc/apache2/sites-available/000-default.conf
@@ -98,11 +98,40 @@ hf_few start-to-200 \
     -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
 systemctl stop apache2@web1.service apache2.service
 
-say "6/6 scale: $SCALE creates, then list"
+say "6/7 scale: $SCALE creates, then list"
 : > "$OUT/scale.txt"
 for i in $(seq "$SCALE"); do
     t0=$(date +%s%N); $BIN -q create "n$i" -- /bin/true; t1=$(date +%s%N)
     echo "$i $(( (t1 - t0) / 1000 ))" >> "$OUT/scale.txt"
 done
 hf_few list -n "list ($SCALE sandboxes)" "$BIN list"
+for i in $(seq "$SCALE"); do $BIN -q delete "n$i"; done
+
+say "7/7 network=private: start cost, and each forwarding path's latency"
+$BIN -q create --network private g-priv -- /bin/true
+$BIN run g-priv 2>/dev/null
+# A network namespace is torn down by the kernel after its last process,
+# in the background (cleanup_net): back to back, each start would compete
+# for the CPUs with the last one's teardown. The pause lets it finish, for
+# every command alike.
+hf net-start --prepare "sleep 0.3" \
+    -n "network=host" "$BIN run g-true" \
+    -n "network=private" "$BIN run g-priv" \
+    -n "systemd-nspawn" "systemd-nspawn --register=no --quiet -D $OUT/rootfs --bind-ro=/usr --bind-ro=/etc /bin/true" \
+    -n "systemd-nspawn --network-veth" "systemd-nspawn --register=no --quiet --network-veth -D $OUT/rootfs --bind-ro=/usr --bind-ro=/etc /bin/true"
+$BIN -q create -u apache2 --network private --publish 8085:80 nat1
+$BIN -q create -u apache2 --network private --publish 8086:80 --socket-activate act1
+for n in nat1 act1; do echo ok > "/var/lib/sandbox-service/$n/tree/var/www/html/small.txt"; done
+$BIN -q start nat1; $BIN -q start act1
+A=$(sed -n 's/^address=//p' /etc/sandbox-service/nat1.sandbox)
+N=$([ "$QUICK" = 1 ] && echo 50 || echo 5000)
+ab_path() {  # ab_path NAME URL: one connection per request, one at a time
+    curl -sf -o /dev/null "$2"   # the socket-activated one starts here, not in the count
+    ab -q -n "$N" -c 1 "$2" > "$OUT/ab-$1.txt"
+}
+ab_path direct "http://$A:80/small.txt"
+ab_path nat-loopback "http://127.0.0.1:8085/small.txt"
+ab_path proxy-loopback6 "http://[::1]:8085/small.txt"
+ab_path socket-activated "http://127.0.0.1:8086/small.txt"
+$BIN -q stop nat1; $BIN -q stop act1
 say "done"

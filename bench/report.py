@@ -64,6 +64,32 @@ for cmd, r in hf("list").items():
     print(f"| {cmd} | {ms(r):.1f} |")
 target(f"create #{len(scale)} / create #1 (medians of {k})", last / first, 1.2)
 
+ns = hf("net-start")
+print("\n### 7. network=private\n\nStart of a /bin/true sandbox (`run`), and the peer's with and without a veth:\n")
+print("| command | median ms |\n|---|---:|")
+for cmd, r in ns.items():
+    print(f"| {cmd} | {ms(r):.2f} |")
+extra = ms(ns["network=private"]) - ms(ns["network=host"])
+print(f"\nnetwork=private costs {extra:.2f} ms more than network=host; --network-veth costs systemd-nspawn "
+      f"{ms(ns['systemd-nspawn --network-veth']) - ms(ns['systemd-nspawn']):.2f} ms more.\n")
+target("network=private start - network=host start", extra, 3.0, " ms")
+
+def ab(name):
+    text = open(os.path.join(out, f"ab-{name}.txt")).read()
+    mean = next(float(l.split()[3]) for l in text.splitlines() if l.startswith("Time per request") and "(mean)" in l)
+    rps = next(float(l.split()[3]) for l in text.splitlines() if l.startswith("Requests per second"))
+    return mean, rps
+print("A small GET (3 bytes), one new connection per request, one at a time (`ab -c 1`), through each path:\n")
+print("| path | mean ms per request | requests/s | ratio to direct |\n|---|---:|---:|---:|")
+direct = ab("direct")[0]
+paths = [("direct", "to the sandbox's address, no forwarding"), ("nat-loopback", "127.0.0.1:HOSTPORT, destination NAT"),
+         ("proxy-loopback6", "[::1]:HOSTPORT, systemd-socket-proxyd"), ("socket-activated", "socket-activated, systemd-socket-proxyd")]
+for name, what in paths:
+    mean, rps = ab(name)
+    print(f"| {what} | {mean:.3f} | {rps:.0f} | {mean / direct:.2f} |")
+    if name != "direct":
+        target(f"latency {name} / direct", mean / direct, 1.2)
+
 missed = [v.split(" | ")[0].lstrip("| ") for v in verdicts if "MISSED" in v]
 print("\n### Targets\n")
 print(f"**{len(missed)} of {len(verdicts)} targets MISSED**" + (": " + "; ".join(missed) if missed else "") + "\n")

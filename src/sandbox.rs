@@ -143,12 +143,12 @@ pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Resul
     let exe = exe()?;
     let text = units::render_service(cfg, &exe, &reload_sources(layout, cfg)?, &inherited_settings(layout, cfg))?;
     txn.stage_file(&dir.join(&cfg.unit), &text, 0o644)?;
-    let activated = units::activated(cfg);
-    if !activated.is_empty() {
+    let proxied: Vec<_> = units::activated(cfg).into_iter().chain(units::loopback6(cfg)).collect();
+    if !proxied.is_empty() {
         let Some(proxyd) = units::PROXYD.iter().find(|p| layout.host(p).is_file()) else {
-            bail!("--socket-activate needs systemd-socket-proxyd, which is not in /usr/lib/systemd: install systemd's own package");
+            bail!("a published TCP port needs systemd-socket-proxyd (--socket-activate, and [::1]), which is not in /usr/lib/systemd: install systemd's own package");
         };
-        for p in &activated {
+        for p in &proxied {
             txn.stage_file(&dir.join(units::socket_name(&cfg.name, p)), &units::render_socket(cfg, p)?, 0o644)?;
             txn.stage_file(
                 &dir.join(units::proxy_name(&cfg.name, p)),

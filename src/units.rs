@@ -118,6 +118,9 @@ pub fn render_service(
             if let Some(svc) = cfg.single_service() {
                 relations.push_str(&format!("PartOf={}\n", target_name(svc)?));
             }
+            for p in loopback6(cfg) {
+                relations.push_str(&format!("Wants={}\n", socket_name(&cfg.name, &p)));
+            }
             if cfg.container.idle_stop.is_some() {
                 // Its proxies need it; once the last one exits idle, nothing does.
                 relations.push_str("StopWhenUnneeded=yes\n");
@@ -174,16 +177,43 @@ pub fn proxy_name(name: &str, p: &Publish) -> String {
     socket_name(name, p).replace(".socket", ".service")
 }
 
+/// The published TCP ports NAT cannot serve on the host's [::1] (IPv6
+/// has no route_localnet), each as a [::1] socket that listens while the
+/// sandbox runs, its proxy forwarding to the sandbox.
+pub fn loopback6(cfg: &SandboxConfig) -> Vec<Publish> {
+    let activated = cfg.container.socket_ports();
+    cfg.container
+        .publish
+        .iter()
+        .filter(|p| p.proto == crate::network::publish::Proto::Tcp && p.on_ipv6_loopback() && !activated.contains(p))
+        .map(|p| Publish { addr: Some(std::net::Ipv6Addr::LOCALHOST.into()), ..*p })
+        .collect()
+}
+
+/// The socket of port `p`: one of `activated` (listening whether or not
+/// the sandbox runs: its first connection starts it) or of `loopback6`
+/// (part of the running sandbox).
 pub fn render_socket(cfg: &SandboxConfig, p: &Publish) -> Result<String> {
-    let relations = match cfg.single_service() {
-        Some(svc) => format!("PartOf={}\n", target_name(svc)?),
-        None => String::new(),
+    let on_demand = activated(cfg).contains(p);
+    let relations = match (on_demand, cfg.single_service()) {
+        (true, Some(svc)) => format!("PartOf={}\n", target_name(svc)?),
+        (true, None) => String::new(),
+        (false, _) => format!("PartOf={}\n", cfg.unit),
     };
     let listen = match p.addr {
+        Some(std::net::IpAddr::V6(a)) => format!("[{a}]:{}", p.host_port),
         Some(a) => format!("{a}:{}", p.host_port),
         None => p.host_port.to_string(),
     };
-    render(PROXY_SOCKET, &[("name", &cfg.name), ("listen", &listen), ("relations", &relations)])
+    let (why, install) = if on_demand {
+        ("the first connection starts the sandbox", "\n[Install]\nWantedBy=sockets.target\n")
+    } else {
+        ("IPv6 loopback, which no NAT rule reaches, while the sandbox runs", "")
+    };
+    render(
+        PROXY_SOCKET,
+        &[("name", &cfg.name), ("listen", &listen), ("relations", &relations), ("why", why), ("install", install)],
+    )
 }
 
 /// The proxy service of port `p`: `proxyd` is systemd-socket-proxyd.
@@ -300,5 +330,19 @@ mod tests {
         );
         let u = UnitFile::parse(&render_service(&c, "/b", &[], &[]).unwrap()).unwrap();
         assert_eq!(u.get("Unit", "StopWhenUnneeded"), Some("yes"));
+        assert_eq!(u.get("Unit", "Wants"), None, "every TCP port is a socket already");
+
+        c.container.socket_activate = false;
+        c.container.idle_stop = None;
+        let l = loopback6(&c);
+        assert_eq!(l.len(), 1, "8081:80 is on every address, [::1] included; 127.0.0.1:8443 is not");
+        assert_eq!(socket_name("web1", &l[0]), "sandbox-service-web1@::1:8081.socket");
+        let s = UnitFile::parse(&render_socket(&c, &l[0]).unwrap()).unwrap();
+        assert_eq!(s.get("Socket", "ListenStream"), Some("[::1]:8081"));
+        assert_eq!(s.get("Unit", "PartOf"), Some("apache2@web1.service"));
+        assert_eq!(s.get("Install", "WantedBy"), None);
+        let u = UnitFile::parse(&render_service(&c, "/b", &[], &[]).unwrap()).unwrap();
+        assert_eq!(u.get("Unit", "Wants"), Some("sandbox-service-web1@::1:8081.socket"));
+        assert_eq!(u.get("Unit", "StopWhenUnneeded"), None);
     }
 }

@@ -26,6 +26,28 @@ fn the_report_marks_a_missed_target_plainly() {
     )
     .unwrap();
     std::fs::write(d.join("scale.txt"), (1..=20).map(|i| format!("{i} 50000\n")).collect::<String>()).unwrap();
+    // network=private: 2 ms more than host (met); NAT as fast as direct, the proxy 1.5x (MISSED).
+    hyperfine(
+        d,
+        "net-start",
+        &[
+            ("network=host", 10.0),
+            ("network=private", 12.0),
+            ("systemd-nspawn", 40.0),
+            ("systemd-nspawn --network-veth", 42.0),
+        ],
+    );
+    let ab = |name: &str, ms: f64| {
+        let text = format!(
+            "Requests per second:    {:.2} [#/sec] (mean)\nTime per request:       {ms:.3} [ms] (mean)\n",
+            1000.0 / ms
+        );
+        std::fs::write(d.join(format!("ab-{name}.txt")), text).unwrap();
+    };
+    ab("direct", 0.2);
+    ab("nat-loopback", 0.2);
+    ab("proxy-loopback6", 0.3);
+    ab("socket-activated", 0.2);
     let out = std::process::Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/report.py"))
         .arg(d)
@@ -35,6 +57,9 @@ fn the_report_marks_a_missed_target_plainly() {
     assert!(out.status.success(), "{err}");
     assert!(table.contains("| launch / bwrap | 0.50x | ≤ 1.0x | met |"), "{table}");
     assert!(table.contains("| launch / crun with seccomp | 0.50x | ≤ 0.25x | MISSED by 0.25x |"), "{table}");
-    assert!(table.contains("**1 of 7 targets MISSED**: launch / crun with seccomp"), "{table}");
-    assert!(err.contains("bench: 1 of 7 targets MISSED: launch / crun with seccomp"), "{err}");
+    assert!(table.contains("| network=private start - network=host start | 2.00 ms | ≤ 3.0 ms | met |"), "{table}");
+    assert!(table.contains("| latency proxy-loopback6 / direct | 1.50x | ≤ 1.2x | MISSED by 0.30x |"), "{table}");
+    let which = "launch / crun with seccomp; latency proxy-loopback6 / direct";
+    assert!(table.contains(&format!("**2 of 11 targets MISSED**: {which}")), "{table}");
+    assert!(err.contains(&format!("bench: 2 of 11 targets MISSED: {which}")), "{err}");
 }

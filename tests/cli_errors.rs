@@ -38,6 +38,21 @@ fn bad_inputs_give_one_clear_line_and_make_nothing() {
     fails(&s, &["create", "x1"], &["nothing to run"]);
     fails(&s, &["create", "x1", "--", "true"], &["must be an absolute path"]);
     fails(&s, &["create", "-u", "apache2", "x1", "--", "/bin/true"], &["not both"]);
+    fails(
+        &s,
+        &["create", "-u", "apache2", "--network", "private", "--socket-activate", "x1"],
+        &["socket-activate=yes needs a published TCP port", "--publish"],
+    );
+    fails(
+        &s,
+        &["create", "-u", "apache2", "--network", "private", "--publish", "8081:80", "--idle-stop", "5", "x1"],
+        &["idle-stop=5 needs socket-activate=yes", "--socket-activate"],
+    );
+    fails(
+        &s,
+        &["create", "-u", "apache2", "--network", "private", "--publish", "[::1:80:80", "x1"],
+        &["publish [::1:80:80", "[::1]:8081:80"],
+    );
     fails(&s, &["status", "nope"], &["no sandbox named 'nope'", "sandbox-service list"]);
     fails(&s, &["delete", "nope"], &["no sandbox named 'nope'"]);
     fails(&s, &["clone", "nope", "x2"], &["no sandbox named 'nope'"]);

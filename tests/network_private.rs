@@ -11,12 +11,15 @@ fn address(s: &Systemd, name: &str) -> String {
 }
 
 /// "Outside": a namespace `far` on a veth from the harness, the harness
-/// at NET.1, far at NET.2 (NET as `192.168.77`).
+/// at NET.1 and fd00:N::1, far at NET.2 and fd00:N::2 (NET as
+/// `192.168.77`, N its last part).
 fn far_namespace(s: &Systemd, net: &str) {
+    let n = net.rsplit('.').next().unwrap();
     s.sh_ok(&format!(
         "ip netns add far && ip link add vfar type veth peer name vfar0 netns far && \
-         ip addr add {net}.1/24 dev vfar && ip link set vfar up && \
-         ip -n far addr add {net}.2/24 dev vfar0 && ip -n far link set vfar0 up && ip -n far link set lo up"
+         ip addr add {net}.1/24 dev vfar && ip addr add fd00:{n}::1/64 dev vfar nodad && ip link set vfar up && \
+         ip -n far addr add {net}.2/24 dev vfar0 && ip -n far addr add fd00:{n}::2/64 dev vfar0 nodad && \
+         ip -n far link set vfar0 up && ip -n far link set lo up && ip -n far -6 route add default via fd00:{n}::1"
     ));
 }
 
@@ -24,10 +27,10 @@ fn far_namespace(s: &Systemd, net: &str) {
 fn a_private_network_reaches_out_and_nothing_of_the_host() {
     let s = Systemd::boot();
     far_namespace(&s, "192.168.77");
-    s.sh_ok("systemd-run -q --unit far-server ip netns exec far socat TCP-LISTEN:9000,reuseaddr,fork SYSTEM:'echo from-far'");
+    s.sh_ok("systemd-run -q --unit far-server ip netns exec far socat TCP6-LISTEN:9000,reuseaddr,fork SYSTEM:'echo from-far'");
     // The host's own services: one on its loopback, one on every address.
     s.sh_ok("systemd-run -q --unit host-lo socat TCP-LISTEN:9100,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host-lo'");
-    s.sh_ok("systemd-run -q --unit host-any socat TCP-LISTEN:9101,reuseaddr,fork SYSTEM:'echo host-any'");
+    s.sh_ok("systemd-run -q --unit host-any socat TCP6-LISTEN:9101,reuseaddr,fork SYSTEM:'echo host-any'");
     s.wait_for("socat -u TCP:127.0.0.1:9101 - 2>&1 || true", |o| o.contains("host-any"));
 
     for n in ["p1", "p2"] {
@@ -55,12 +58,20 @@ fn a_private_network_reaches_out_and_nothing_of_the_host() {
     // Outbound: the far server answers, seeing the harness's address (masquerade).
     let far = stdout(&inside("p1", "socat -T 3 - TCP:192.168.77.2:9000,connect-timeout=3 </dev/null"));
     assert_eq!(far, "from-far\n");
+    // And over IPv6: its ULA address, masqueraded too.
+    let ip6 = stdout(&inside("p1", "cat /proc/net/if_inet6"));
+    assert!(ip6.contains("fd89005b00000000000000000000000") && ip6.contains("eth0"), "{ip6}");
+    let far6 = stdout(&inside("p1", "socat -T 3 - TCP6:[fd00:77::2]:9000,connect-timeout=3 </dev/null"));
+    assert_eq!(far6, "from-far\n");
     // The host's loopback is not the sandbox's; the host's services are
     // closed to the bridge; the other sandbox is isolated on it.
-    for (target, what) in
-        [("127.0.0.1:9100", "host-lo"), ("10.89.0.1:9101", "host-any"), (&format!("{a2}:7000")[..], "i-am-p2")]
-    {
-        let o = inside("p1", &format!("socat -T 2 - TCP:{target},connect-timeout=2 </dev/null"));
+    for (target, what) in [
+        ("TCP:127.0.0.1:9100", "host-lo"),
+        ("TCP:10.89.0.1:9101", "host-any"),
+        ("TCP6:[fd89:5b::1]:9101", "host-any"),
+        (&format!("TCP:{a2}:7000")[..], "i-am-p2"),
+    ] {
+        let o = inside("p1", &format!("socat -T 2 - {target},connect-timeout=2 </dev/null"));
         assert!(!stdout(&o).contains(what), "{target} reached from p1: {o:?}");
     }
     // The host reaches the sandbox's own service through the bridge.
@@ -115,10 +126,14 @@ fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
         assert_eq!(s.http(8080 + n), format!("page of web{n}\n200"));
         let far = s.sh_ok(&format!("ip netns exec far curl -s -m 5 http://192.168.78.1:808{n}/"));
         assert_eq!(far, format!("page of web{n}\n"), "from another namespace");
+        let far6 = s.sh_ok(&format!("ip netns exec far curl -s -m 5 'http://[fd00:78::1]:808{n}/'"));
+        assert_eq!(far6, format!("page of web{n}\n"), "from another namespace, over IPv6");
+        let lo6 = s.sh_ok(&format!("curl -s -m 5 'http://[::1]:808{n}/'"));
+        assert_eq!(lo6, format!("page of web{n}\n"), "from the host's IPv6 loopback");
     }
     // The client's own address reaches the service; from loopback, the bridge's.
     let log = s.sh_ok(&format!("cat {}", tree("web1", "/var/log/apache2/access.log")));
-    assert!(log.contains("192.168.78.2 ") && log.contains("10.89.0.1 "), "{log}");
+    assert!(log.contains("192.168.78.2 ") && log.contains("fd00:78::2 ") && log.contains("10.89.0.1 "), "{log}");
     // A restart is a new veth: the host's neighbour entry must still fit
     // (the same hardware address), or this would time out for a while.
     s.ok(&["restart", "web2"]);
@@ -152,8 +167,30 @@ fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
     let dig =
         s.wait_for("dig +short +time=2 +tries=1 -p 5353 @127.0.0.1 localhost A || true", |o| o.contains("127.0.0.1"));
     assert!(dig.contains("127.0.0.1"), "{dig}\n{}", s.journal("dnsmasq@dns1.service"));
-    s.sh_ok("systemctl stop apache2@web1.service apache2@web2.service apache2@web3.service dnsmasq@dns1.service");
-    for n in ["web1", "web2", "web3", "dns1"] {
+    // (dnsmasq answers only its local networks: UDP from another host, over
+    // IPv4 and IPv6, is tried with a server that answers anyone.)
+    s.ok(&[
+        "create",
+        "--network",
+        "private",
+        "--publish",
+        "5354:7000/udp",
+        "udp1",
+        "--",
+        "/usr/bin/socat",
+        "UDP6-RECVFROM:7000,fork",
+        "SYSTEM:echo udp-pong",
+    ]);
+    s.ok(&["start", "udp1"]);
+    for to in ["UDP:192.168.78.1:5354", "UDP6:[fd00:78::1]:5354"] {
+        let o = s.wait_for(&format!("echo ping | ip netns exec far socat -T 2 - {to} || true"), |o| o.contains("pong"));
+        assert_eq!(o, "udp-pong\n", "UDP from another host to {to}");
+    }
+    s.sh_ok("systemctl stop apache2@web1.service apache2@web2.service apache2@web3.service dnsmasq@dns1.service udp1.service");
+    // Their [::1] sockets went with them.
+    let units = s.sh_ok("systemctl list-units --no-legend 'sandbox-service-*'");
+    assert_eq!(units.trim(), "", "{units}");
+    for n in ["web1", "web2", "web3", "dns1", "udp1"] {
         s.ok(&["delete", n]);
     }
     assert_eq!(s.sh_ok("nft list tables").trim(), "", "the table outlived the last private sandbox");
@@ -182,6 +219,10 @@ fn a_socket_activated_sandbox_starts_on_the_first_connection_and_stops_when_idle
         st.contains("socket:   sandbox-service-od1@8091.socket (inactive)") && st.contains("stopped again after 3 s"),
         "{st}"
     );
+    let js: serde_json::Value = serde_json::from_str(&s.ok(&["status", "od1", "--json"])).unwrap();
+    assert_eq!((js["socket_activate"].as_bool(), js["idle_stop"].as_u64()), (Some(true), Some(3)), "{js}");
+    assert_eq!(js["sockets"][0]["unit"], "sandbox-service-od1@8091.socket", "{js}");
+    assert!(js["address6"].as_str().is_some_and(|a| a.starts_with("fd89:5b::")), "{js}");
     // start opens the port only.
     let o = s.ok(&["start", "od1"]);
     assert!(o.contains("starts on the first connection"), "{o}");

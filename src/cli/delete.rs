@@ -124,7 +124,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
             crate::network::remove_host()
         } else if crate::network::netlink::Netlink::index(crate::network::BRIDGE).is_some() {
             // Its forwards go: its address may be handed out again.
-            crate::network::firewall::ensure(&crate::network::forwards(&rest))
+            crate::network::firewall::ensure(&crate::network::forwards(&rest), crate::network::ipv6_on())
         } else {
             Ok(())
         };

@@ -18,12 +18,14 @@ pub fn network_line(c: &crate::config::Container) -> String {
     match (c.network, c.address) {
         (crate::config::Network::Private, a) => {
             let mut s = format!(
-                "private: address {} on {} ({}/{}), outbound through masquerade; the host's services and other \
-                 sandboxes are not reachable",
+                "private: address {} on {} ({}/{}) and {} ({}, where the host has IPv6), outbound through \
+                 masquerade; the host's services and other sandboxes are not reachable",
                 a.map_or("allocated at create".to_string(), |a| a.to_string()),
                 net::BRIDGE,
                 net::GATEWAY,
-                net::PREFIX
+                net::PREFIX,
+                a.map_or("one derived from it".to_string(), |a| net::address6(a).to_string()),
+                net::POOL6,
             );
             let sockets = c.socket_ports();
             for p in &c.publish {
@@ -38,10 +40,19 @@ pub fn network_line(c: &crate::config::Container) -> String {
                     );
                     continue;
                 }
+                let loopback6 = match p.proto {
+                    net::publish::Proto::Tcp if p.on_ipv6_loopback() => {
+                        ", and from [::1] by systemd-socket-proxyd while it runs (NAT cannot leave IPv6 loopback)"
+                    }
+                    net::publish::Proto::Udp if p.on_ipv6_loopback() => {
+                        ", but not from [::1] (NAT cannot leave IPv6 loopback)"
+                    }
+                    _ => "",
+                };
                 s += &format!(
-                    "; publishes {p}: destination NAT from {}, the client's address seen as is, but from the \
-                     host's loopback as {}",
-                    p.addr.map_or("every local address".to_string(), |a| a.to_string()),
+                    "; publishes {p}: destination NAT from {}{loopback6}; the client's address seen as is, but from \
+                     the host's loopback as {}",
+                    p.addr.map_or("every local address, IPv4 and IPv6".to_string(), |a| a.to_string()),
                     net::GATEWAY
                 );
             }

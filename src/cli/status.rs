@@ -38,6 +38,7 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
         "created": c.created,
         "network": network_name(c.container.network),
         "address": c.container.address.map(|a| a.to_string()),
+        "address6": c.container.address.map(|a| crate::network::address6(a).to_string()),
         "publish": c.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "socket_activate": c.container.socket_activate,
         "idle_stop": c.container.idle_stop,

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage,
@@ -17,7 +17,7 @@ use netlink_packet_route::route::{
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 pub struct Netlink {
     sock: Socket,
@@ -139,27 +139,34 @@ impl Netlink {
         .with_context(|| format!("isolating {port} on {bridge}"))
     }
 
-    /// `addr/prefix` on link `name` (EEXIST if it is there).
+    /// `addr/prefix` on link `name` (EEXIST if it is there). An IPv6 one
+    /// skips duplicate address detection: the pool's addresses are unique
+    /// by allocation, and DAD would hold the address back for a second or
+    /// more at every start.
     pub fn add_address(&mut self, name: &str, addr: IpAddr, prefix: u8) -> Result<()> {
         let index = Self::index(name).with_context(|| format!("no network link {name}"))?;
         let mut m = AddressMessage::default();
         m.header.family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
         m.header.prefix_len = prefix;
         m.header.index = index;
+        if addr.is_ipv6() {
+            m.header.flags = AddressHeaderFlags::Nodad;
+            m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
         m.attributes.push(AddressAttribute::Local(addr));
         m.attributes.push(AddressAttribute::Address(addr));
         self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// The default IPv4 route through `gateway`.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<()> {
+    /// The default route of `gateway`'s family through it.
+    pub fn add_default_route(&mut self, gateway: IpAddr) -> Result<()> {
         let mut m = RouteMessage::default();
-        m.header.address_family = AddressFamily::Inet;
+        m.header.address_family = if gateway.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
         m.header.table = RouteHeader::RT_TABLE_MAIN;
         m.header.protocol = RouteProtocol::Boot;
         m.header.scope = RouteScope::Universe;
         m.header.kind = RouteType::Unicast;
-        m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+        m.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
         self.request(RouteNetlinkMessage::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)
     }
 

@@ -1,11 +1,12 @@
 //! Published ports of network=private: `[ADDR:]HOSTPORT:PORT[/tcp|/udp]`,
 //! forwarded by destination NAT in our nftables table to the sandbox's
-//! address, from other hosts (prerouting) and from the host itself
-//! (output), loopback included (`route_localnet` on the bridge, and the
-//! loopback source masqueraded to the bridge's address).
+//! addresses, IPv4 and IPv6, from other hosts (prerouting) and from the
+//! host itself (output), 127.0.0.1 included (`route_localnet` on the
+//! bridge, and the loopback source masqueraded to the bridge's address).
+//! IPv6 has no route_localnet: [::1] is served by a proxy (units.rs).
 
 use anyhow::{anyhow, bail, Result};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
@@ -25,7 +26,7 @@ impl Proto {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Publish {
     /// Only this host address (default: every local address).
-    pub addr: Option<Ipv4Addr>,
+    pub addr: Option<IpAddr>,
     pub host_port: u16,
     pub port: u16,
     pub proto: Proto,
@@ -34,19 +35,30 @@ pub struct Publish {
 impl std::str::FromStr for Publish {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        let bad = || anyhow!("publish {s}: give [ADDR:]HOSTPORT:PORT[/tcp|/udp], e.g. 8081:80 or 5353:53/udp");
+        let bad =
+            || anyhow!("publish {s}: give [ADDR:]HOSTPORT:PORT[/tcp|/udp], e.g. 8081:80, [::1]:8081:80 or 5353:53/udp");
         let (spec, proto) = match s.rsplit_once('/') {
             Some((x, "tcp")) => (x, Proto::Tcp),
             Some((x, "udp")) => (x, Proto::Udp),
             Some(_) => return Err(bad()),
             None => (s, Proto::Tcp),
         };
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (addr, hp, p) = match parts.as_slice() {
-            [hp, p] => (None, *hp, *p),
-            [a, hp, p] => (Some(a.parse::<Ipv4Addr>().map_err(|_| bad())?), *hp, *p),
-            _ => return Err(bad()),
+        // An IPv6 address is in brackets, as in a URL.
+        let (addr, ports) = match spec.strip_prefix('[') {
+            Some(r) => {
+                let (a, rest) = r.split_once("]:").ok_or_else(bad)?;
+                (Some(IpAddr::V6(a.parse().map_err(|_| bad())?)), rest)
+            }
+            None => match spec.matches(':').count() {
+                1 => (None, spec),
+                2 => {
+                    let (a, rest) = spec.split_once(':').ok_or_else(bad)?;
+                    (Some(IpAddr::V4(a.parse::<Ipv4Addr>().map_err(|_| bad())?)), rest)
+                }
+                _ => return Err(bad()),
+            },
         };
+        let (hp, p) = ports.split_once(':').ok_or_else(bad)?;
         let port = |x: &str| x.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(bad);
         Ok(Publish { addr, host_port: port(hp)?, port: port(p)?, proto })
     }
@@ -54,8 +66,10 @@ impl std::str::FromStr for Publish {
 
 impl std::fmt::Display for Publish {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(a) = self.addr {
-            write!(f, "{a}:")?;
+        match self.addr {
+            Some(IpAddr::V6(a)) => write!(f, "[{a}]:")?,
+            Some(a) => write!(f, "{a}:")?,
+            None => {}
         }
         write!(f, "{}:{}/{}", self.host_port, self.port, self.proto.name())
     }
@@ -69,13 +83,33 @@ impl Publish {
             && (self.addr.is_none() || o.addr.is_none() || self.addr == o.addr)
     }
 
-    /// The nftables rule that forwards it to `to`.
-    pub fn rule(&self, to: Ipv4Addr) -> String {
-        let dst = match self.addr {
-            Some(a) => format!("ip daddr {a}"),
-            None => "fib daddr type local".to_string(),
-        };
-        format!("{dst} {p} dport {} dnat ip to {to}:{}", self.host_port, self.port, p = self.proto.name())
+    /// The nftables rules that forward it to the sandbox at `to`, and at
+    /// its IPv6 address when `v6`: one per family it is published on.
+    pub fn rules(&self, to: Ipv4Addr, v6: bool) -> Vec<String> {
+        let (p, hp, port) = (self.proto.name(), self.host_port, self.port);
+        let to6 = super::address6(to);
+        let mut out = Vec::new();
+        match self.addr {
+            Some(IpAddr::V4(a)) => out.push(format!("ip daddr {a} {p} dport {hp} dnat ip to {to}:{port}")),
+            Some(IpAddr::V6(a)) if v6 => out.push(format!("ip6 daddr {a} {p} dport {hp} dnat ip6 to [{to6}]:{port}")),
+            Some(IpAddr::V6(_)) => {}
+            None => {
+                out.push(format!("fib daddr type local {p} dport {hp} dnat ip to {to}:{port}"));
+                if v6 {
+                    // [::1] is the proxy's: a NATed packet from it goes nowhere.
+                    out.push(format!(
+                        "fib daddr type local ip6 daddr != ::1 {p} dport {hp} dnat ip6 to [{to6}]:{port}"
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the host's [::1] is one of the addresses it is published
+    /// on: NAT cannot take a packet from IPv6 loopback to the bridge.
+    pub fn on_ipv6_loopback(&self) -> bool {
+        self.addr.is_none_or(|a| a == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
     }
 
     /// What on the host holds the port already, if anything: a listening
@@ -145,8 +179,21 @@ mod tests {
         assert_eq!(p.to_string(), "8081:80/tcp");
         let u: Publish = "127.0.0.1:5353:53/udp".parse().unwrap();
         assert_eq!(u.to_string(), "127.0.0.1:5353:53/udp");
-        assert_eq!(u.rule("10.89.0.2".parse().unwrap()), "ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.89.0.2:53");
-        for bad in ["80", "a:80", "8081:80/sctp", "0:80", "1:2:3:4"] {
+        let to: Ipv4Addr = "10.89.0.2".parse().unwrap();
+        assert_eq!(u.rules(to, true), vec!["ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.89.0.2:53"]);
+        assert_eq!(
+            p.rules(to, true),
+            vec![
+                "fib daddr type local tcp dport 8081 dnat ip to 10.89.0.2:80",
+                "fib daddr type local ip6 daddr != ::1 tcp dport 8081 dnat ip6 to [fd89:5b::2]:80"
+            ]
+        );
+        assert_eq!(p.rules(to, false).len(), 1);
+        let v6: Publish = "[2001:db8::5]:8443:443".parse().unwrap();
+        assert_eq!(v6.to_string(), "[2001:db8::5]:8443:443/tcp");
+        assert_eq!(v6.rules(to, true), vec!["ip6 daddr 2001:db8::5 tcp dport 8443 dnat ip6 to [fd89:5b::2]:443"]);
+        assert!(p.on_ipv6_loopback() && !u.on_ipv6_loopback() && !v6.on_ipv6_loopback());
+        for bad in ["80", "a:80", "8081:80/sctp", "0:80", "1:2:3:4", "[::1:8081:80", "[nope]:1:2", "::1:8081:80"] {
             assert!(bad.parse::<Publish>().is_err(), "{bad}");
         }
         assert!(parse_list("8081:80 8081:81").is_err());

@@ -20,6 +20,7 @@ pub mod mountapi;
 pub mod mountinfo;
 pub mod rootfs;
 pub mod seccomp;
+pub mod spawn;
 pub mod stdio;
 pub mod supervise;
 pub mod unitseccomp;
@@ -309,7 +310,7 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     let rules = devices::allowed(&devices::pts_majors(
         &std::fs::read_to_string("/proc/devices").context("reading /proc/devices")?,
     ));
-    let filter = devices::Filter::install(&launch.cfg.unit, name, &rules)?;
+    let mut filter = devices::Filter::install(&launch.cfg.unit, name, &rules)?;
     tracing::debug!("device allow-list in force through {}", filter.describe());
     // Blocked before clone so no signal is lost between the two; the shim
     // inherits the mask and takes them from its own signalfd.
@@ -323,10 +324,11 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     if launch.cfg.container.network.own_namespace() {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    let mut v6 = false;
     if launch.cfg.container.network == Network::Private {
         let mut all = other_configs(layout, name);
         all.push(launch.cfg.clone());
-        crate::network::prepare_host(&crate::network::forwards(&all))?;
+        v6 = crate::network::prepare_host(&crate::network::forwards(&all))?;
     }
     if launch.cfg.container.private_users.is_some() {
         flags |= CloneFlags::CLONE_NEWUSER;
@@ -334,9 +336,8 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     // The child waits on this until we are set up (its id maps written).
     let (release_r, release_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     let release_w_raw = release_w.as_raw_fd();
-    let mut stack = vec![0u8; 1 << 20];
     let child_fd = theirs.as_raw_fd();
-    let cb = Box::new(|| -> isize {
+    let mut cb = || -> isize {
         // The container dies with us: a `run` killed with SIGKILL leaves
         // no shim for a later command to mistake, nor a service unwatched.
         if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
@@ -360,18 +361,35 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
         {
             return 125;
         }
-        match child(&launch, child_fd) {
+        match child(&launch, child_fd, v6) {
             Ok(never) => match never {},
             Err(e) => {
                 eprintln!("sandbox-service: error: {e:#}");
                 125
             }
         }
-    });
-    // SAFETY: this process is single-threaded here (run starts no threads),
-    // so the child may allocate and run ordinary code until it execs.
-    let pid = unsafe { nix::sched::clone(cb, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
-        .context("clone into new namespaces")?;
+    };
+    // SAFETY (both): this process is single-threaded here (run starts no
+    // threads), so the child may allocate and run ordinary code until it
+    // execs.
+    let direct = match filter.clone_into() {
+        Some(cg) => match unsafe { spawn::clone_into(flags, cg, &mut cb) } {
+            Ok(pid) => Some(pid),
+            Err(e) if spawn::unsupported(e) => None,
+            Err(e) => return Err(anyhow::Error::from(e).context("clone3 into new namespaces and the sandbox's cgroup")),
+        },
+        None => None,
+    };
+    let pid = match direct {
+        Some(pid) => pid,
+        None => {
+            // The kernel cannot clone into a cgroup: we go first, the child follows.
+            filter.enter_self()?;
+            let mut stack = vec![0u8; 1 << 20];
+            unsafe { nix::sched::clone(Box::new(&mut cb), &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
+                .context("clone into new namespaces")?
+        }
+    };
     drop(theirs);
     let outcome = (|| {
         if let Some(base) = launch.cfg.container.private_users {
@@ -430,14 +448,14 @@ impl Drop for RunFiles {
 enum Never {}
 
 /// The container's first process: mounts, confinement, exec of the shim.
-fn child(l: &Launch, notify_fd: RawFd) -> Result<Never> {
+fn child(l: &Launch, notify_fd: RawFd, v6: bool) -> Result<Never> {
     if l.root.userns {
         userns::become_root()?;
     }
     nix::unistd::sethostname(&l.root.hostname).context("sethostname")?;
     match (l.cfg.container.network, l.cfg.container.address) {
         (Network::None, _) => loopback_up()?,
-        (Network::Private, Some(a)) => crate::network::configure_inside(a)?,
+        (Network::Private, Some(a)) => crate::network::configure_inside(a, v6)?,
         _ => {}
     }
     rootfs::enter(&l.root)?;

@@ -154,13 +154,21 @@ pub fn target_dir(mount: &Path, path: &str, unit: &str, name: &str) -> (PathBuf,
     }
 }
 
-/// A device filter in force on this process (and so on the container it
-/// clones); `release` takes it down when the container is gone.
+/// A device filter in force on the container this process clones;
+/// dropping it takes it down when the container is gone.
 pub struct Filter {
     /// Taken by drop.
     backend: Option<Backend>,
-    /// The cgroup we made and moved into, and the one we came from.
+    /// The cgroup we made, and the one we came from.
     made: Option<(PathBuf, PathBuf)>,
+    /// The made cgroup v2 directory, for clone3(CLONE_INTO_CGROUP): the
+    /// container starts in it and this process never moves. A move is a
+    /// write to cgroup.procs, which waits for an RCU grace period (5 to
+    /// 25 ms measured here, twice per start: in and out again).
+    into: Option<std::os::fd::OwnedFd>,
+    /// Whether this process moved into `made` (cgroup v1, or a kernel
+    /// without CLONE_INTO_CGROUP) and must move back.
+    moved: bool,
 }
 
 enum Backend {
@@ -199,21 +207,44 @@ impl Filter {
             } else {
                 Backend::Bpf(bpf::attach(&dir, rules)?)
             };
-            if make {
-                std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
-                    .with_context(|| format!("moving into cgroup {}", dir.display()))?;
-            }
             Ok(b)
         })();
-        match backend {
-            Ok(backend) => Ok(Filter { backend: Some(backend), made }),
+        let mut f = match backend {
+            Ok(backend) => Filter { backend: Some(backend), made, into: None, moved: false },
             Err(e) => {
                 if let Some((d, _)) = &made {
                     let _ = std::fs::remove_dir(d);
                 }
-                Err(e)
+                return Err(e);
             }
+        };
+        if make && !v1 {
+            match std::fs::File::open(&dir) {
+                Ok(d) => f.into = Some(d.into()),
+                Err(e) => return Err(anyhow::Error::from(e).context(format!("opening cgroup {}", dir.display()))),
+            }
+        } else if make {
+            f.enter_self()?;
         }
+        Ok(f)
+    }
+
+    /// The cgroup to clone the container into, if it is one this process
+    /// did not move into itself.
+    pub fn clone_into(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.into.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Moves this process into the cgroup made for the container (which
+    /// it then clones into by inheritance).
+    pub fn enter_self(&mut self) -> Result<()> {
+        let Some((dir, _)) = &self.made else { return Ok(()) };
+        std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+            .with_context(|| format!("moving into cgroup {}", dir.display()))?;
+        self.moved = true;
+        self.into = None;
+        Ok(())
     }
 
     pub fn describe(&self) -> &'static str {
@@ -229,8 +260,10 @@ impl Filter {
 impl Drop for Filter {
     fn drop(&mut self) {
         if let Some((dir, from)) = &self.made {
-            if let Err(e) = std::fs::write(from.join("cgroup.procs"), std::process::id().to_string()) {
-                tracing::warn!("leaving cgroup {}: {e}", dir.display());
+            if self.moved {
+                if let Err(e) = std::fs::write(from.join("cgroup.procs"), std::process::id().to_string()) {
+                    tracing::warn!("leaving cgroup {}: {e}", dir.display());
+                }
             }
             if let Err(e) = std::fs::remove_dir(dir) {
                 tracing::warn!("removing cgroup {}: {e}", dir.display());
