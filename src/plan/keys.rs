@@ -201,6 +201,17 @@ fn ssh_host_keys(layout: &Layout, private: &[PrivatePath]) -> Vec<KeyPlan> {
     out
 }
 
+/// Whether `p` is a regular file of at most 1 MiB with a PEM certificate.
+fn holds_certificate(p: &std::path::Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(p) else { return false };
+    if !f.metadata().is_ok_and(|m| m.is_file() && m.len() <= 1 << 20) {
+        return false;
+    }
+    let mut text = Vec::new();
+    f.take(1 << 20).read_to_end(&mut text).is_ok() && text.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----")
+}
+
 /// What to do for each of the service's keys among the host's secrets.
 pub fn find(layout: &Layout, private: &[PrivatePath]) -> Vec<KeyPlan> {
     let all = places(layout, private);
@@ -225,6 +236,11 @@ pub fn find(layout: &Layout, private: &[PrivatePath]) -> Vec<KeyPlan> {
         let mut ca_signed = None;
         let mut days = 3650;
         for (l, t) in all.iter().filter(|(_, t)| secret(t).is_none()) {
+            // openssl takes up to seconds to give up on a file that holds no
+            // PEM (mime.types: 1.9 s); a certificate says what it is.
+            if !holds_certificate(&layout.host(t)) {
+                continue;
+            }
             let c = layout.host(t).to_string_lossy().into_owned();
             if openssl(&["x509", "-in", &c, "-noout", "-pubkey"]).as_deref() != Some(pubkey.as_str()) {
                 continue;
