@@ -198,7 +198,8 @@ pub fn render_socket(cfg: &SandboxConfig, p: &Publish) -> Result<String> {
     let relations = match (on_demand, cfg.single_service()) {
         (true, Some(svc)) => format!("PartOf={}\n", target_name(svc)?),
         (true, None) => String::new(),
-        (false, _) => format!("PartOf={}\n", cfg.unit),
+        // Listening only while it runs: gone when it stops, or dies.
+        (false, _) => format!("BindsTo={u}\nAfter={u}\n", u = cfg.unit),
     };
     let listen = match p.addr {
         Some(std::net::IpAddr::V6(a)) => format!("[{a}]:{}", p.host_port),
@@ -322,7 +323,8 @@ mod tests {
         assert_eq!(s.get("Socket", "ListenStream"), Some("127.0.0.1:8443"));
         assert_eq!(s.get("Unit", "PartOf"), Some("apache2-sandboxes.target"));
         let p = UnitFile::parse(&render_proxy(&c, &ps[0], "/usr/bin/sandbox-service", PROXYD[0]).unwrap()).unwrap();
-        assert_eq!(p.get("Unit", "Requires"), Some("apache2@web1.service sandbox-service-web1@8081.socket"));
+        assert_eq!(p.get("Unit", "BindsTo"), Some("apache2@web1.service"));
+        assert_eq!(p.get("Unit", "Requires"), Some("sandbox-service-web1@8081.socket"));
         assert_eq!(p.get("Service", "ExecStartPre"), Some("+/usr/bin/sandbox-service wait-listen web1 80"));
         assert_eq!(
             p.get("Service", "ExecStart"),
@@ -339,7 +341,7 @@ mod tests {
         assert_eq!(socket_name("web1", &l[0]), "sandbox-service-web1@::1:8081.socket");
         let s = UnitFile::parse(&render_socket(&c, &l[0]).unwrap()).unwrap();
         assert_eq!(s.get("Socket", "ListenStream"), Some("[::1]:8081"));
-        assert_eq!(s.get("Unit", "PartOf"), Some("apache2@web1.service"));
+        assert_eq!(s.get("Unit", "BindsTo"), Some("apache2@web1.service"));
         assert_eq!(s.get("Install", "WantedBy"), None);
         let u = UnitFile::parse(&render_service(&c, "/b", &[], &[]).unwrap()).unwrap();
         assert_eq!(u.get("Unit", "Wants"), Some("sandbox-service-web1@::1:8081.socket"));

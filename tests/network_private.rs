@@ -74,6 +74,46 @@ fn a_private_network_reaches_out_and_nothing_of_the_host() {
         let o = inside("p1", &format!("socat -T 2 - {target},connect-timeout=2 </dev/null"));
         assert!(!stdout(&o).contains(what), "{target} reached from p1: {o:?}");
     }
+    // A host daemon's abstract unix socket: not the sandbox's namespace.
+    s.sh_ok(
+        "systemd-run -q --unit host-abstract socat ABSTRACT-LISTEN:host-abstract-9,fork SYSTEM:'echo host-abstract'",
+    );
+    s.wait_for("socat - ABSTRACT-CONNECT:host-abstract-9 </dev/null 2>&1 || true", |o| o.contains("host-abstract"));
+    let o = inside("p1", "socat -T 2 - ABSTRACT-CONNECT:host-abstract-9 </dev/null");
+    assert!(!stdout(&o).contains("host-abstract"), "the host's abstract socket reached from p1: {o:?}");
+    // A packet socket (with CAP_NET_RAW, which a private network may be
+    // given) sees the sandbox's own links only: none of the host's traffic
+    // to the far namespace. The same capture on the host's network sees it,
+    // so the capture works.
+    for (n, net) in [("raw-private", "private"), ("raw-host", "host")] {
+        s.ok(&["create", "--network", net, "--cap-add", "CAP_NET_RAW", n, "--", "/bin/sleep", "infinity"]);
+        s.ok(&["start", n]);
+    }
+    let capture = "import socket, time\n\
+                   s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))\n\
+                   s.settimeout(0.2)\n\
+                   end, seen = time.time() + 4, 0\n\
+                   while time.time() < end:\n    \
+                       try: seen += b'marker-of-the-host' in s.recv(65535)\n    \
+                       except socket.timeout: pass\n\
+                   print(seen)\n";
+    s.sh_ok(&format!("printf '%s' \"{capture}\" > /tmp/capture.py"));
+    let seen = |n: &str| {
+        s.sh_ok(&format!(
+            "{BIN} execute {n} -- python3 -c \"$(cat /tmp/capture.py)\" > /tmp/seen-{n} & sleep 1; \
+             for i in $(seq 15); do echo marker-of-the-host | socat -T 1 - TCP:192.168.77.2:9000 >/dev/null; sleep 0.1; done; \
+             wait; cat /tmp/seen-{n}"
+        ))
+        .trim()
+        .parse::<u32>()
+        .unwrap()
+    };
+    assert!(seen("raw-host") > 0, "the capture saw nothing even on the host's network");
+    assert_eq!(seen("raw-private"), 0, "a private sandbox's packet socket saw the host's traffic");
+    for n in ["raw-private", "raw-host"] {
+        s.ok(&["stop", n]);
+        s.ok(&["delete", n]);
+    }
     // The host reaches the sandbox's own service through the bridge.
     let got = s.wait_for(&format!("socat -u TCP:{a2}:7000,connect-timeout=2 - 2>&1 || true"), |o| o.contains("i-am"));
     assert_eq!(got, "i-am-p2\n");
@@ -152,6 +192,8 @@ fn three_untouched_apaches_published_on_their_own_ports_and_a_udp_service() {
     s.sh_ok("systemctl kill -s KILL apache2@web3.service");
     let links = s.wait_for("ip -o link show | grep -c sbx- || true", |o| o.trim() == "2");
     assert_eq!(links.trim(), "2", "web3's veth outlived it");
+    let sock = s.wait_for("systemctl is-active sandbox-service-web3@::1:8083.socket || true", |o| o.trim() != "active");
+    assert_ne!(sock.trim(), "active", "web3's [::1] socket outlived it");
     s.sh_ok("systemctl reset-failed apache2@web3.service 2>/dev/null || true; systemctl start apache2@web3.service");
     assert_eq!(s.http(8083), "page of web3\n200");
     // Taken ports: by a sandbox, by a host process.
