@@ -88,6 +88,8 @@ pub struct Container {
     /// With socket_activate: seconds without a connection after which the
     /// sandbox stops again.
     pub idle_stop: Option<u32>,
+    /// The service's unix sockets offered on the host (unixsocket.rs).
+    pub publish_sockets: Vec<crate::unixsocket::SocketPublish>,
 }
 
 /// `bind-ports=`/`connect-ports=`: empty for unrestricted, `none` for no
@@ -254,6 +256,7 @@ const KEYS: &[(&str, &[&str])] = &[
             "publish",
             "socket-activate",
             "idle-stop",
+            "publish-socket",
         ],
     ),
     ("limits", &["memory", "cpu", "tasks"]),
@@ -278,7 +281,7 @@ impl SandboxConfig {
              [container]\nnetwork={network}\nprivate-users={users}\ncapabilities-add={add}\ncapabilities-drop={drop}\n\
              tmp-size={tmp}\nrun-size={run}\nshm-size={shm}\nhome-size={home}\n\
              bind-ports={bind}\nconnect-ports={connect}\naddress={address}\npublish={publish}\n\
-             socket-activate={activate}\nidle-stop={idle}\n\n\
+             socket-activate={activate}\nidle-stop={idle}\npublish-socket={sockets}\n\n\
              [limits]\nmemory={memory}\ncpu={cpu}\ntasks={tasks}\n",
             network = match self.container.network {
                 Network::Host => "host",
@@ -298,6 +301,7 @@ impl SandboxConfig {
             connect = render_ports(&self.container.connect_ports),
             activate = if self.container.socket_activate { "yes" } else { "no" },
             idle = self.container.idle_stop.map(|s| s.to_string()).unwrap_or_default(),
+            sockets = self.container.publish_sockets.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
             memory = self.container.memory.as_deref().unwrap_or(""),
             cpu = self.container.cpu.as_deref().unwrap_or(""),
             tasks = self.container.tasks.as_deref().unwrap_or(""),
@@ -406,6 +410,7 @@ impl SandboxConfig {
                 "" => None,
                 v => Some(v.parse().map_err(|_| anyhow!("idle-stop={v}: give whole seconds, e.g. 300"))?),
             },
+            publish_sockets: crate::unixsocket::parse_list(&get("container", "publish-socket"))?,
         };
         container.validate()?;
         if container.network == Network::Private && container.address.is_none() {
@@ -547,6 +552,7 @@ mod tests {
             publish: crate::network::publish::parse_list("8081:80 127.0.0.1:5353:53/udp").unwrap(),
             socket_activate: true,
             idle_stop: Some(300),
+            publish_sockets: crate::unixsocket::parse_list("/run/php/s1.sock:/run/php/php8.2-fpm.sock").unwrap(),
         };
         assert_eq!(SandboxConfig::parse(&c.render()).unwrap(), c);
         assert!(c.render().contains("bind-ports=80 443\nconnect-ports=none\naddress=10.89.3.4\n"));
@@ -574,6 +580,7 @@ mod tests {
             ("socket-activate=no", "socket-activate=maybe", "use yes or no"),
             ("idle-stop=", "idle-stop=5", "needs socket-activate=yes"),
             ("idle-stop=", "idle-stop=5s", "whole seconds"),
+            ("publish-socket=", "publish-socket=/run/a.sock:/var/a.sock", "must be under /run"),
         ] {
             let e = SandboxConfig::parse(&good.replace(from, to)).unwrap_err();
             assert!(format!("{e:#}").contains(what), "{from}: {e:#}");

@@ -28,3 +28,4 @@ pub mod unitfile;
 pub mod unithardening;
 pub mod unitpath;
 pub mod units;
+pub mod unixsocket;

@@ -72,6 +72,27 @@ pub fn check_published(list: &[crate::network::publish::Publish], configs: &[San
     Ok(())
 }
 
+/// Refuses a host path for a published socket that another sandbox
+/// publishes or that exists on the host; under the state lock.
+pub fn check_published_sockets(
+    layout: &Layout,
+    list: &[crate::unixsocket::SocketPublish],
+    configs: &[SandboxConfig],
+) -> Result<()> {
+    for p in list {
+        if let Some(c) = configs.iter().find(|c| c.container.publish_sockets.iter().any(|q| q.host == p.host)) {
+            bail!("publish-socket {p}: sandbox '{}' publishes {} already: choose another host path", c.name, p.host);
+        }
+        if std::fs::symlink_metadata(layout.host(&p.host)).is_ok() {
+            bail!(
+                "publish-socket {p}: {} exists on the host (a host service's socket?): choose another host path",
+                p.host
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32> {
     use crate::runtime::userns;
     let used: BTreeSet<u32> = configs.iter().filter_map(|c| c.container.private_users).collect();
@@ -144,10 +165,16 @@ pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Resul
     let text = units::render_service(cfg, &exe, &reload_sources(layout, cfg)?, &inherited_settings(layout, cfg))?;
     txn.stage_file(&dir.join(&cfg.unit), &text, 0o644)?;
     let proxied: Vec<_> = units::activated(cfg).into_iter().chain(units::loopback6(cfg)).collect();
-    if !proxied.is_empty() {
+    if !proxied.is_empty() || !cfg.container.publish_sockets.is_empty() {
         let Some(proxyd) = units::PROXYD.iter().find(|p| layout.host(p).is_file()) else {
-            bail!("a published TCP port needs systemd-socket-proxyd (--socket-activate, and [::1]), which is not in /usr/lib/systemd: install systemd's own package");
+            bail!("a published port or socket needs systemd-socket-proxyd, which is not in /usr/lib/systemd: install systemd's own package");
         };
+        for p in &cfg.container.publish_sockets {
+            let socket = units::unix_socket_name(&cfg.name, p);
+            txn.stage_file(&dir.join(&socket), &units::render_unix_socket(cfg, p, &exe)?, 0o644)?;
+            let proxy = socket.replace(".socket", ".service");
+            txn.stage_file(&dir.join(proxy), &units::render_unix_proxy(cfg, p, proxyd)?, 0o644)?;
+        }
         for p in &proxied {
             txn.stage_file(&dir.join(units::socket_name(&cfg.name, p)), &units::render_socket(cfg, p)?, 0o644)?;
             txn.stage_file(

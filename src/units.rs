@@ -3,12 +3,15 @@
 use crate::config::{Payload, SandboxConfig};
 use crate::names::ServiceName;
 use crate::network::publish::Publish;
+use crate::unixsocket::SocketPublish;
 use anyhow::{bail, Result};
 
 const SANDBOX_SERVICE: &str = include_str!("../templates/sandbox.service");
 const SANDBOXES_TARGET: &str = include_str!("../templates/sandboxes.target");
 const PROXY_SOCKET: &str = include_str!("../templates/proxy.socket");
 const PROXY_SERVICE: &str = include_str!("../templates/proxy.service");
+const UNIX_SOCKET: &str = include_str!("../templates/unix.socket");
+const UNIX_PROXY: &str = include_str!("../templates/unix-proxy.service");
 
 /// Where systemd keeps its socket proxy (Debian: /lib, merged or not).
 pub const PROXYD: &[&str] = &["/usr/lib/systemd/systemd-socket-proxyd", "/lib/systemd/systemd-socket-proxyd"];
@@ -121,6 +124,9 @@ pub fn render_service(
             for p in loopback6(cfg) {
                 relations.push_str(&format!("Wants={}\n", socket_name(&cfg.name, &p)));
             }
+            for p in &cfg.container.publish_sockets {
+                relations.push_str(&format!("Wants={}\n", unix_socket_name(&cfg.name, p)));
+            }
             if cfg.container.idle_stop.is_some() {
                 // Its proxies need it; once the last one exits idle, nothing does.
                 relations.push_str("StopWhenUnneeded=yes\n");
@@ -232,6 +238,32 @@ pub fn render_proxy(cfg: &SandboxConfig, p: &Publish, exe: &str, proxyd: &str) -
             ("proxyd", proxyd),
             ("idle", &idle),
             ("target", &format!("{addr}:{}", p.port)),
+        ],
+    )
+}
+
+/// The host socket of the service's `p`, and (as .service) its proxy.
+pub fn unix_socket_name(name: &str, p: &SocketPublish) -> String {
+    format!("sandbox-service-{name}@unix-{}.socket", crate::unixsocket::escape_path(&p.host))
+}
+
+pub fn render_unix_socket(cfg: &SandboxConfig, p: &SocketPublish, exe: &str) -> Result<String> {
+    render(
+        UNIX_SOCKET,
+        &[("name", &cfg.name), ("unit", &cfg.unit), ("path", &p.path), ("host", &p.host), ("exec", &exec_path(exe))],
+    )
+}
+
+pub fn render_unix_proxy(cfg: &SandboxConfig, p: &SocketPublish, proxyd: &str) -> Result<String> {
+    render(
+        UNIX_PROXY,
+        &[
+            ("name", &cfg.name),
+            ("unit", &cfg.unit),
+            ("socket", &unix_socket_name(&cfg.name, p)),
+            ("path", &p.path),
+            ("proxyd", proxyd),
+            ("target", &p.seen_from_host(&cfg.name).to_string_lossy()),
         ],
     )
 }

@@ -30,6 +30,10 @@ fn the_probe_finds_every_default_in_force() {
     for planted in ["ok ssh-keys-masked", "ok home-empty", "ok pid1-not-dumpable", "ok shim-mount-read-only"] {
         assert!(log.contains(planted), "{planted} did not run:\n{log}");
     }
+    // The probe exits 0, and the unit ends cleanly with it.
+    let st = s.wait_for("systemctl is-active box1.service", |o| o.trim() == "inactive");
+    assert_eq!(st.trim(), "inactive", "{}", s.journal("box1.service"));
+    assert_eq!(s.prop("box1.service", "ExecMainStatus"), "0");
     // The same, started by hand outside the unit (a scope): the unit's
     // ProtectSystem= no longer makes the host's files read-only for `run`,
     // so only the runtime's own defences hold (the shim's read-only mount).
@@ -38,10 +42,6 @@ fn the_probe_finds_every_default_in_force() {
     assert!(out.status.success() && bare.contains("probe: 0 failed"), "{bare}{}", stderr(&out));
     assert!(bare.contains("ok shim-mount-read-only"), "{bare}");
     assert!(!log.contains("FAIL"), "{log}");
-    // The probe exits 0, and the unit ends cleanly with it.
-    let st = s.wait_for("systemctl is-active box1.service", |o| o.trim() == "inactive");
-    assert_eq!(st.trim(), "inactive", "{}", s.journal("box1.service"));
-    assert_eq!(s.prop("box1.service", "ExecMainStatus"), "0");
 }
 
 fn interfaces(s: &Systemd, unit: &str) -> Vec<String> {

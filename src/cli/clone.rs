@@ -61,6 +61,15 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         container.socket_activate = false;
         container.idle_stop = None;
     }
+    if !container.publish_sockets.is_empty() {
+        eprintln!(
+            "note: publish-socket= is not copied ({}): the host paths are {}'s; add others to {}",
+            container.publish_sockets.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
+            src.name,
+            layout.config_file(&a.dest).display()
+        );
+        container.publish_sockets.clear();
+    }
     if container.private_users.is_some() {
         // Its own ids, like its own label: the copy is a different user.
         container.private_users = Some(sandbox::choose_id_range(layout, &configs)?);

@@ -106,6 +106,11 @@ pub struct ContainerArgs {
     /// seconds without a connection.
     #[arg(long, value_name = "SECONDS")]
     pub idle_stop: Option<u32>,
+    /// Offer the service's unix socket PATH (under /run) on the host at
+    /// HOSTPATH while it runs, with the owner and mode the service gave
+    /// it, e.g. /run/php/site1.sock:/run/php/php8.2-fpm.sock. Repeatable.
+    #[arg(long, value_name = "HOSTPATH:PATH")]
+    pub publish_socket: Vec<String>,
 }
 
 impl ContainerArgs {
@@ -136,6 +141,7 @@ impl ContainerArgs {
             publish: self.publish.iter().map(|p| p.parse()).collect::<Result<_>>()?,
             socket_activate: self.socket_activate,
             idle_stop: self.idle_stop,
+            publish_sockets: crate::unixsocket::parse_list(&self.publish_socket.join(" "))?,
         };
         c.validate()?;
         Ok(c)
@@ -187,6 +193,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         println!("{}", super::describe::ports_line("bind", &container.bind_ports, !plan.ports.is_empty()));
         println!("{}", super::describe::ports_line("connect", &container.connect_ports, false));
         println!("network: {}", super::describe::network_line(&container));
+        for l in super::describe::socket_lines(&a.name, &container) {
+            println!("{l}");
+        }
     }
     if container.network == config::Network::Private {
         if let Some(n) =
@@ -221,6 +230,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     if layout.is_live() {
         sandbox::check_published(&container.publish, &configs)?;
     }
+    sandbox::check_published_sockets(layout, &container.publish_sockets, &configs)?;
     let cfg = SandboxConfig {
         name: a.name.clone(),
         unit,

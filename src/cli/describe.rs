@@ -62,3 +62,20 @@ pub fn network_line(c: &crate::config::Container) -> String {
         (crate::config::Network::Host, _) => "host: the host's network namespace".into(),
     }
 }
+
+/// What the sandbox offers the host of its unix sockets, one line each:
+/// its /run while it runs, and each published socket.
+pub fn socket_lines(name: &str, c: &crate::config::Container) -> Vec<String> {
+    let mut out = vec![format!(
+        "runtime: {} is the sandbox's /run while it runs (links in it are not followed from the host)",
+        crate::runtime::hostrun::dir(name).display()
+    )];
+    for p in &c.publish_sockets {
+        out.push(format!(
+            "socket: {} on the host is the service's {} (owner and mode copied from it, forwarded by \
+             systemd-socket-proxyd while it runs)",
+            p.host, p.path
+        ));
+    }
+    out
+}

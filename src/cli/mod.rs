@@ -11,8 +11,10 @@ mod list;
 mod logrotate;
 mod reload;
 mod run;
+mod runtime_dir;
 mod start_stop;
 mod status;
+mod unix_socket;
 mod update;
 mod wait_listen;
 
@@ -61,6 +63,10 @@ pub enum Command {
     ReloadNow(reload::NowArgs),
     #[command(hide = true)]
     WaitListen(wait_listen::Args),
+    #[command(hide = true)]
+    RuntimeDir(runtime_dir::Args),
+    #[command(hide = true)]
+    UnixSocket(unix_socket::Args),
 }
 
 /// What `--explain` prints: the plan's paths and reasons, then the
@@ -96,6 +102,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Logrotate(a) => logrotate::run(&layout, a, cli.quiet),
         Command::ReloadNow(a) => reload::now(a),
         Command::WaitListen(a) => wait_listen::run(a),
+        Command::RuntimeDir(a) => runtime_dir::run(&layout, a),
+        Command::UnixSocket(a) => unix_socket::run(&layout, a),
     }?;
     Ok(0)
 }

@@ -39,10 +39,20 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
         }
         Job::Reload => {}
     }
-    let result = match job_of_unit {
+    let mut result = match job_of_unit {
         Some(j) => systemd::unit_job(&conn, &cfg.unit, j),
         None => Ok(()),
     };
+    if result.is_ok() && matches!(job_of_unit, Some(Job::Start | Job::Restart)) {
+        // The sockets it offers the host come up once it has: a client
+        // told "started" finds them there.
+        for u in cfg.container.publish_sockets.iter().map(|p| crate::units::unix_socket_name(&cfg.name, p)) {
+            if let Err(e) = systemd::unit_job(&conn, &u, Job::Start) {
+                result = Err(e.context(format!("the sandbox started, but its socket {u} did not")));
+                break;
+            }
+        }
+    }
     if let Err(e) = result {
         // The unit's own last words say why; one line each after ours.
         let log = last_log_lines(&cfg.unit);

@@ -42,6 +42,8 @@ pub fn summary(c: &SandboxConfig) -> serde_json::Value {
         "publish": c.container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "socket_activate": c.container.socket_activate,
         "idle_stop": c.container.idle_stop,
+        "runtime_dir": crate::runtime::hostrun::dir(&c.name),
+        "publish_sockets": c.container.publish_sockets.iter().map(|p| json!({"host": p.host, "path": p.path})).collect::<Vec<_>>(),
     })
 }
 
@@ -124,6 +126,10 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     println!("network:  {}", super::describe::network_line(&c.container));
     for (u, st) in &sockets {
         println!("socket:   {u} ({})", st.as_deref().unwrap_or("state unknown"));
+    }
+    for l in super::describe::socket_lines(&c.name, &c.container) {
+        let (k, v) = l.split_once(": ").unwrap_or(("", &l));
+        println!("{:<9} {v}", format!("{k}:"));
     }
     println!("config:   {}", path.display());
     println!("state:    {}", state_dir.display());

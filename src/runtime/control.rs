@@ -124,6 +124,10 @@ pub fn remove_stale(name: &str) {
 /// its lock, which `lock` (held by the caller) keeps until it is dropped.
 pub fn remove_all(name: &str, lock: RunLock) {
     remove_stale(name);
+    // A /run a crash left mounted in the build directory.
+    if let Err(e) = super::hostrun::down(name) {
+        tracing::warn!("{e:#}");
+    }
     let build = PathBuf::from(DIR).join(name);
     if let Err(e) = std::fs::remove_dir(&build) {
         if e.kind() != std::io::ErrorKind::NotFound {

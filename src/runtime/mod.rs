@@ -14,6 +14,7 @@ pub mod caps;
 pub mod confine;
 pub mod control;
 pub mod devices;
+pub mod hostrun;
 pub mod join;
 pub mod machined;
 pub mod mountapi;
@@ -259,6 +260,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         etc_binds.push((mountapi::open_tree_fd(&fd)?, p.path.clone(), kind == nix::libc::S_IFDIR));
     }
     let build_dir = Path::new("/run/sandbox-service").join(name);
+    let run_tree = hostrun::for_container(name, &cfg.container.tmpfs.options("/run", 0o755), base)?;
     Ok(Launch {
         root: rootfs::RootSpec {
             shim: rootfs::open_source(&shim_path()?)?,
@@ -274,6 +276,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             userns: base.is_some(),
             tmpfs: cfg.container.tmpfs.clone(),
             unit_binds,
+            run: run_tree,
         },
         cfg,
         confinement,

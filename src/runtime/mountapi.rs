@@ -27,7 +27,30 @@ pub fn open_tree(p: &Path) -> Result<OwnedFd> {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("open_tree {}", p.display()));
     }
     // SAFETY: the kernel just gave us this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    private(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// A clone of a shared mount is a peer of it, and what the container
+/// mounts beneath would propagate back to the host (the shim's bind, in
+/// the host's /run/sandbox-service/NAME/run): each copy is made private,
+/// recursively, before it is handed on.
+fn private(tree: OwnedFd) -> Result<OwnedFd> {
+    let attr = libc::mount_attr { attr_set: 0, attr_clr: 0, propagation: libc::MS_PRIVATE, userns_fd: 0 };
+    // SAFETY: tree is open; attr and the empty path outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("making a detached mount private");
+    }
+    Ok(tree)
 }
 
 /// `open_tree` of what `fd` (an O_PATH descriptor from
@@ -42,7 +65,58 @@ pub fn open_tree_fd(fd: &OwnedFd) -> Result<OwnedFd> {
         return Err(std::io::Error::last_os_error()).context("open_tree of a path in the sandbox's tree");
     }
     // SAFETY: the kernel just gave us this fd; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(t as i32) })
+    private(unsafe { OwnedFd::from_raw_fd(t as i32) })
+}
+
+/// A new tmpfs with `options` ("mode=755,size=10%,..."), nosuid and
+/// nodev, attached nowhere (fsopen, fsconfig, fsmount): for the container
+/// to attach, gone with the last namespace that has it.
+pub fn new_tmpfs(options: &str) -> Result<OwnedFd> {
+    // <linux/mount.h>: FSOPEN_CLOEXEC, FSCONFIG_SET_STRING, FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC.
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    let last = || std::io::Error::last_os_error();
+    // SAFETY: a constant string; the result is a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(last()).context("fsopen tmpfs");
+    }
+    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    for opt in options.split(',').filter(|o| !o.is_empty()) {
+        let (k, v) = opt.split_once('=').with_context(|| format!("tmpfs option {opt} has no value"))?;
+        let (k, v) = (CString::new(k)?, CString::new(v)?);
+        // SAFETY: fs is open; both strings outlive the call.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, k.as_ptr(), v.as_ptr(), 0)
+        };
+        if rc != 0 {
+            return Err(last()).with_context(|| format!("tmpfs option {opt}"));
+        }
+    }
+    // SAFETY: fs is open; no key or value for this command.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(last()).context("creating a tmpfs");
+    }
+    // SAFETY: fs is open; the result is a new fd or -1.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, NOSUID | NODEV) };
+    if m < 0 {
+        return Err(last()).context("fsmount of a tmpfs");
+    }
+    // SAFETY: the kernel just gave us this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
 }
 
 /// Attaches a tree from `open_tree` at `dst`.
@@ -70,6 +144,30 @@ pub const RDONLY: u64 = libc::MOUNT_ATTR_RDONLY;
 pub const NOSUID: u64 = libc::MOUNT_ATTR_NOSUID;
 pub const NODEV: u64 = libc::MOUNT_ATTR_NODEV;
 pub const NOEXEC: u64 = libc::MOUNT_ATTR_NOEXEC;
+
+/// Clears `attrs` on a detached tree from `open_tree` (not recursively),
+/// before it is handed to the container: cleared by root of the host's
+/// user namespace, they need not be cleared where they would be locked.
+pub fn clear_fd(tree: &OwnedFd, attrs: u64) -> Result<()> {
+    let attr = libc::mount_attr { attr_set: 0, attr_clr: attrs, propagation: 0, userns_fd: 0 };
+    // SAFETY: tree is open; attr and the empty path outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("clearing mount flags on a detached mount");
+    }
+    Ok(())
+}
+
+pub const NOSYMFOLLOW: u64 = libc::MOUNT_ATTR_NOSYMFOLLOW;
 
 /// Sets `attrs` on the mount at `p`, and on every mount beneath it when
 /// `recursive`. Only sets: flags the kernel locked in a user namespace are

@@ -61,6 +61,9 @@ pub struct RootSpec {
     pub tmpfs: crate::config::TmpfsSizes,
     /// The units' BindPaths= and BindReadOnlyPaths=, inside the container.
     pub unit_binds: Vec<UnitBind>,
+    /// The sandbox's /run: a detached copy of the tmpfs the host sees at
+    /// /run/sandbox-service/NAME/run (hostrun.rs).
+    pub run: OwnedFd,
 }
 
 /// One of a unit's BindPaths= or BindReadOnlyPaths=: source and
@@ -405,11 +408,13 @@ pub fn enter(spec: &RootSpec) -> Result<()> {
         symlink(to, dev.join(name))?;
     }
 
-    for (dir, mode) in [("/tmp", 0o1777), ("/run", 0o755), ("/home", 0o755), ("/root", 0o700)] {
+    for (dir, mode) in [("/tmp", 0o1777), ("/home", 0o755), ("/root", 0o700)] {
         let p = inside(root, dir);
         mkdir(&p, mode)?;
         fs_mount("tmpfs", &p, NOSUID_NODEV, &spec.tmpfs.options(dir, mode))?;
     }
+    mkdir(&root.join("run"), 0o755)?;
+    mountapi::attach(&spec.run, &root.join("run"))?;
     mkdir(&root.join("run/lock"), 0o1777)?;
     let run_dir = inside(root, RUN_DIR);
     // Services running as their own user reach the notify socket here.

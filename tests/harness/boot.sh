@@ -42,6 +42,11 @@ cd "$M"
 pivot_root . .old-root
 umount -l /.old-root
 rmdir /.old-root
+# Shared, as systemd makes / at boot on a host (in a container it leaves
+# it): a unit's mount namespace then receives what the host mounts later,
+# as a sandbox's /run at /run/sandbox-service/NAME/run. Only within this
+# namespace: the host's mounts were made private above.
+mount --make-rshared /
 ip link set lo up
 export container=sandbox-service-test
 exec /lib/systemd/systemd --system --unit=basic.target
