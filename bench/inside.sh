@@ -45,7 +45,7 @@ PY
 make_bundle "$OUT/crun-seccomp" 1
 make_bundle "$OUT/crun-plain" 0
 
-say "1/7 launch of /bin/true"
+say "1/8 launch of /bin/true"
 $BIN -q create g-true -- /bin/true
 $BIN run g-true 2>/dev/null
 hf launch \
@@ -58,20 +58,20 @@ hf launch \
     -n /bin/true "/bin/true"
 strace -f -c -o "$OUT/profile-strace.txt" "$BIN" run g-true 2>/dev/null || true
 
-say "2/7 create and delete"
+say "2/8 create and delete"
 hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&1 || true'" -n "create -u apache2" "$BIN -q create -u apache2 w1"
 hf_few create-nginx --prepare "sh -c '$BIN -q delete --force s1 >/dev/null 2>&1 || true'" -n "create -u nginx" "$BIN -q create -u nginx s1"
 hf_few delete --prepare "sh -c '$BIN -q create d1 -- /bin/true'" -n "delete" "$BIN -q delete d1"
 hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
 
-say "3/7 execute"
+say "3/8 execute"
 $BIN -q create g-exec -- /bin/sleep infinity
 systemctl start g-exec.service
 SHIM=$(cut -d" " -f1 /run/sandbox-service/g-exec.pid)
 hf execute -n "sandbox-service execute" "$BIN execute g-exec -- /bin/true" -n "nsenter -a" "nsenter -a -t $SHIM /bin/true"
 systemctl stop g-exec.service
 
-say "4/7 memory of the shim"
+say "4/8 memory of the shim"
 rss() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {printf "{\"rss_kib\": %d, \"pss_kib\": %d}", r, p}' "/proc/$1/smaps_rollup"; }
 $BIN -q create -u apache2 rss1
 systemctl start apache2@rss1.service
@@ -88,7 +88,7 @@ sleep 0.3
 } > "$OUT/memory.json"
 kill "$TINI"; systemctl stop apache2@rss1.service
 
-say "5/7 start to first HTTP 200"
+say "5/8 start to first HTTP 200"
 $BIN -q create -u apache2 -p /var/www web1
 sed -i 's/^Listen 80$/Listen 8081/' /var/lib/sandbox-service/web1/tree/etc/apache2/ports.conf
 sed -i 's/:80>/:8081>/' /var/lib/sandbox-service/web1/tree/etc/apache2/sites-available/000-default.conf
@@ -98,7 +98,7 @@ hf_few start-to-200 \
     -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
 systemctl stop apache2@web1.service apache2.service
 
-say "6/7 scale: $SCALE creates, then list"
+say "6/8 scale: $SCALE creates, then list"
 : > "$OUT/scale.txt"
 for i in $(seq "$SCALE"); do
     t0=$(date +%s%N); $BIN -q create "n$i" -- /bin/true; t1=$(date +%s%N)
@@ -107,7 +107,7 @@ done
 hf_few list -n "list ($SCALE sandboxes)" "$BIN list"
 for i in $(seq "$SCALE"); do $BIN -q delete "n$i"; done
 
-say "7/7 network=private: start cost, and each forwarding path's latency"
+say "7/8 network=private: start cost, and each forwarding path's latency"
 $BIN -q create --network private g-priv -- /bin/true
 $BIN run g-priv 2>/dev/null
 # A network namespace is torn down by the kernel after its last process,
@@ -134,4 +134,27 @@ ab_path nat-loopback "http://127.0.0.1:8085/small.txt"
 ab_path proxy-loopback6 "http://[::1]:8085/small.txt"
 ab_path socket-activated "http://127.0.0.1:8086/small.txt"
 $BIN -q stop nat1; $BIN -q stop act1
+
+say "8/8 scale: $SCALE memcached sandboxes started by one target, against $SCALE bare units"
+for i in $(seq "$SCALE"); do
+    $BIN -q create -u memcached "mc$i"
+    # memcached's postinst writes /etc/memcached.conf: no package lists it,
+    # so it is shared until made private (README: update -p).
+    $BIN -q update -p /etc/memcached.conf "mc$i"
+    sed -i "s/^-p 11211$/-p $((20000 + i))/" "/var/lib/sandbox-service/mc$i/tree/etc/memcached.conf"
+    cat > "/etc/systemd/system/bare-mc$i.service" <<EOF
+[Unit]
+PartOf=bare-mc.target
+[Service]
+ExecStart=/usr/bin/memcached -m 64 -p $((30000 + i)) -u memcache -l 127.0.0.1
+[Install]
+WantedBy=bare-mc.target
+EOF
+    mkdir -p /etc/systemd/system/bare-mc.target.wants
+    ln -sf "../bare-mc$i.service" "/etc/systemd/system/bare-mc.target.wants/bare-mc$i.service"
+done
+printf '[Unit]\nDescription=%s bare memcached\n' "$SCALE" > /etc/systemd/system/bare-mc.target
+systemctl daemon-reload
+python3 "$OUT/scale.py" memcached-sandboxes.target 20001 "$SCALE" "$OUT/scale-sandboxes.json"
+python3 "$OUT/scale.py" bare-mc.target 30001 "$SCALE" "$OUT/scale-bare.json"
 say "done"

@@ -90,6 +90,20 @@ for name, what in paths:
     if name != "direct":
         target(f"latency {name} / direct", mean / direct, 1.2)
 
+sb = json.load(open(os.path.join(out, "scale-sandboxes.json")))
+bare = json.load(open(os.path.join(out, "scale-bare.json")))
+n = sb["n"]
+ours_kib = sum(sb["pss_kib"].values())
+print(f"\n### 8. Scale: {n} memcached sandboxes started by one target\n")
+print("| | sandboxes | bare units |\n|---|---:|---:|")
+print(f"| answering | {sb['answered']} of {n} | {bare['answered']} of {n} |")
+print(f"| seconds until all answer | {sb['seconds']:.2f} | {bare['seconds']:.2f} |")
+print(f"| PSS of ours, all (run + shim) | {ours_kib} KiB | |")
+print(f"| PSS of ours per sandbox | {ours_kib / n:.0f} KiB (run {sb['pss_kib']['sandbox-service'] / n:.0f}, shim "
+      f"{sb['pss_kib']['sandbox-service-init'] / n:.0f}) | |")
+target(f"{n} sandboxes / {n} bare units, until all answer", sb["seconds"] / bare["seconds"], 1.3)
+target(f"PSS of ours per sandbox at {n}", ours_kib / n / 1024, 1.0, " MiB")
+
 missed = [v.split(" | ")[0].lstrip("| ") for v in verdicts if "MISSED" in v]
 print("\n### Targets\n")
 print(f"**{len(missed)} of {len(verdicts)} targets MISSED**" + (": " + "; ".join(missed) if missed else "") + "\n")

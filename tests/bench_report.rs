@@ -48,6 +48,13 @@ fn the_report_marks_a_missed_target_plainly() {
     ab("nat-loopback", 0.2);
     ab("proxy-loopback6", 0.3);
     ab("socket-activated", 0.2);
+    // Scale: 1.2x the bare time (met), 600 KiB of ours per sandbox (met).
+    std::fs::write(
+        d.join("scale-sandboxes.json"),
+        r#"{"n": 10, "answered": 10, "seconds": 1.2, "pss_kib": {"sandbox-service": 4000, "sandbox-service-init": 2000}}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("scale-bare.json"), r#"{"n": 10, "answered": 10, "seconds": 1.0, "pss_kib": {}}"#).unwrap();
     let out = std::process::Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/report.py"))
         .arg(d)
@@ -59,7 +66,9 @@ fn the_report_marks_a_missed_target_plainly() {
     assert!(table.contains("| launch / crun with seccomp | 0.50x | ≤ 0.25x | MISSED by 0.25x |"), "{table}");
     assert!(table.contains("| network=private start - network=host start | 2.00 ms | ≤ 3.0 ms | met |"), "{table}");
     assert!(table.contains("| latency proxy-loopback6 / direct | 1.50x | ≤ 1.2x | MISSED by 0.30x |"), "{table}");
+    assert!(table.contains("| 10 sandboxes / 10 bare units, until all answer | 1.20x | ≤ 1.3x | met |"), "{table}");
+    assert!(table.contains("| PSS of ours per sandbox at 10 | 0.59 MiB | ≤ 1.0 MiB | met |"), "{table}");
     let which = "launch / crun with seccomp; latency proxy-loopback6 / direct";
-    assert!(table.contains(&format!("**2 of 11 targets MISSED**: {which}")), "{table}");
-    assert!(err.contains(&format!("bench: 2 of 11 targets MISSED: {which}")), "{err}");
+    assert!(table.contains(&format!("**2 of 13 targets MISSED**: {which}")), "{table}");
+    assert!(err.contains(&format!("bench: 2 of 13 targets MISSED: {which}")), "{err}");
 }
