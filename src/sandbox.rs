@@ -172,7 +172,7 @@ pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Resul
         for p in &cfg.container.publish_sockets {
             let socket = units::unix_socket_name(&cfg.name, p);
             txn.stage_file(&dir.join(&socket), &units::render_unix_socket(cfg, p, &exe)?, 0o644)?;
-            let proxy = socket.replace(".socket", ".service");
+            let proxy = units::proxy_of(&socket);
             txn.stage_file(&dir.join(proxy), &units::render_unix_proxy(cfg, p, proxyd)?, 0o644)?;
         }
         for p in &proxied {
@@ -199,11 +199,11 @@ pub fn stage_units(txn: &mut Txn, layout: &Layout, cfg: &SandboxConfig) -> Resul
 /// What `SVC-sandboxes.target` starts of the sandbox: its sockets when it
 /// is socket-activated, else its service.
 fn wanted_by_target(cfg: &SandboxConfig) -> Vec<String> {
-    let activated = units::activated(cfg);
-    if activated.is_empty() {
+    let sockets = units::activated_sockets(cfg);
+    if sockets.is_empty() {
         vec![cfg.unit.clone()]
     } else {
-        activated.iter().map(|p| units::socket_name(&cfg.name, p)).collect()
+        sockets
     }
 }
 

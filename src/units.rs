@@ -180,7 +180,17 @@ pub fn socket_name(name: &str, p: &Publish) -> String {
 }
 
 pub fn proxy_name(name: &str, p: &Publish) -> String {
-    socket_name(name, p).replace(".socket", ".service")
+    proxy_of(&socket_name(name, p))
+}
+
+/// The service a socket unit starts: the one of the same name.
+pub fn proxy_of(socket: &str) -> String {
+    socket.replace(".socket", ".service")
+}
+
+/// The socket units of sandbox `cfg`'s socket-activated ports.
+pub fn activated_sockets(cfg: &SandboxConfig) -> Vec<String> {
+    activated(cfg).iter().map(|p| socket_name(&cfg.name, p)).collect()
 }
 
 /// The published TCP ports NAT cannot serve on the host's [::1] (IPv6

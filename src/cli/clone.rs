@@ -27,6 +27,21 @@ pub struct Args {
     pub timeout: String,
 }
 
+/// Says that `key=` (host `what` of sandbox `src`) is not copied, if it
+/// has any; whether it had.
+fn not_copied<T: std::fmt::Display>(key: &str, what: &str, list: &[T], src: &str, dest: &std::path::Path) -> bool {
+    if list.is_empty() {
+        return false;
+    }
+    let items: Vec<String> = list.iter().map(T::to_string).collect();
+    eprintln!(
+        "note: {key}= is not copied ({}): the host {what} are {src}'s; add others to {}",
+        items.join(" "),
+        dest.display()
+    );
+    true
+}
+
 pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     check_sandbox_name(&a.source)?;
     check_sandbox_name(&a.dest)?;
@@ -48,26 +63,15 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         // A copy is another host on the bridge.
         container.address = Some(sandbox::choose_address(&configs)?);
     }
-    if !container.publish.is_empty() {
-        // Its host ports are the source's.
-        eprintln!(
-            "note: publish= is not copied ({}): the host ports are {}'s; add others to {}",
-            container.publish.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
-            src.name,
-            layout.config_file(&a.dest).display()
-        );
+    // Its host ports and host paths are the source's.
+    let dest_config = layout.config_file(&a.dest);
+    if not_copied("publish", "ports", &container.publish, &src.name, &dest_config) {
         container.publish.clear();
         // Its sockets were those ports.
         container.socket_activate = false;
         container.idle_stop = None;
     }
-    if !container.publish_sockets.is_empty() {
-        eprintln!(
-            "note: publish-socket= is not copied ({}): the host paths are {}'s; add others to {}",
-            container.publish_sockets.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
-            src.name,
-            layout.config_file(&a.dest).display()
-        );
+    if not_copied("publish-socket", "paths", &container.publish_sockets, &src.name, &dest_config) {
         container.publish_sockets.clear();
     }
     if container.private_users.is_some() {

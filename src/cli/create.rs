@@ -276,7 +276,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         if !stats.skipped.is_empty() {
             println!("not copied (sockets, fifos, devices): {}", stats.skipped.join(" "));
         }
-        let sockets: Vec<String> = units::activated(&cfg).iter().map(|p| units::socket_name(&cfg.name, p)).collect();
+        let sockets = units::activated_sockets(&cfg);
         if sockets.is_empty() {
             println!("start it with: systemctl start {}", cfg.unit);
         } else {

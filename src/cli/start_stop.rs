@@ -20,8 +20,7 @@ pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
     // A socket-activated sandbox is reached through its sockets: they open
     // before it starts and close before it stops. With idle-stop only a
     // connection starts it (nothing else needs it, so it would stop).
-    let sockets: Vec<String> =
-        crate::units::activated(&cfg).iter().map(|p| crate::units::socket_name(&cfg.name, p)).collect();
+    let sockets = crate::units::activated_sockets(&cfg);
     let mut job_of_unit = Some(job);
     match job {
         Job::Start | Job::Restart => {

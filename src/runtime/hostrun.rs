@@ -56,12 +56,11 @@ pub fn up(name: &str, options: &str, owner: Option<u32>) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e).with_context(|| format!("creating {}", d.display())),
     }
-    let ids = owner.map(|b| format!(",uid={b},gid={b}")).unwrap_or_default();
     let flags = MsFlags::MS_NOSUID
         | MsFlags::MS_NODEV
         | MsFlags::MS_NOEXEC
         | MsFlags::from_bits_retain(nix::libc::MS_NOSYMFOLLOW);
-    nix::mount::mount(Some("tmpfs"), &d, Some("tmpfs"), flags, Some(format!("{options}{ids}").as_str()))
+    nix::mount::mount(Some("tmpfs"), &d, Some("tmpfs"), flags, Some(owned(options, owner).as_str()))
         .with_context(|| format!("mounting the sandbox's /run at {}", d.display()))
 }
 
@@ -95,8 +94,16 @@ pub fn for_container(name: &str, options: &str, owner: Option<u32>) -> Result<st
         mountapi::clear_fd(&t, mountapi::NOSYMFOLLOW | mountapi::NOEXEC)?;
         return Ok(t);
     }
-    let ids = owner.map(|b| format!(",uid={b},gid={b}")).unwrap_or_default();
-    mountapi::new_tmpfs(&format!("{options}{ids}"))
+    mountapi::new_tmpfs(&owned(options, owner))
+}
+
+/// The /run tmpfs options, its root owned by root inside (`owner`, the
+/// host id of a user namespace's root) where there is one.
+fn owned(options: &str, owner: Option<u32>) -> String {
+    match owner {
+        Some(b) => format!("{options},uid={b},gid={b}"),
+        None => options.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -36,21 +36,29 @@ pub fn open_tree(p: &Path) -> Result<OwnedFd> {
 /// recursively, before it is handed on.
 fn private(tree: OwnedFd) -> Result<OwnedFd> {
     let attr = libc::mount_attr { attr_set: 0, attr_clr: 0, propagation: libc::MS_PRIVATE, userns_fd: 0 };
+    setattr_fd(&tree, &attr, true).context("making a detached mount private")?;
+    Ok(tree)
+}
+
+/// mount_setattr(2) on the detached tree `tree` itself (and the mounts
+/// beneath it when `recursive`).
+fn setattr_fd(tree: &OwnedFd, attr: &libc::mount_attr, recursive: bool) -> std::io::Result<()> {
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: tree is open; attr and the empty path outlive the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             tree.as_raw_fd(),
             c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
-            &attr as *const libc::mount_attr,
+            flags as libc::c_uint,
+            attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
     };
     if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("making a detached mount private");
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// `open_tree` of what `fd` (an O_PATH descriptor from
@@ -150,21 +158,7 @@ pub const NOEXEC: u64 = libc::MOUNT_ATTR_NOEXEC;
 /// user namespace, they need not be cleared where they would be locked.
 pub fn clear_fd(tree: &OwnedFd, attrs: u64) -> Result<()> {
     let attr = libc::mount_attr { attr_set: 0, attr_clr: attrs, propagation: 0, userns_fd: 0 };
-    // SAFETY: tree is open; attr and the empty path outlive the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("clearing mount flags on a detached mount");
-    }
-    Ok(())
+    setattr_fd(tree, &attr, false).context("clearing mount flags on a detached mount")
 }
 
 pub const NOSYMFOLLOW: u64 = libc::MOUNT_ATTR_NOSYMFOLLOW;
