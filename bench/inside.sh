@@ -57,6 +57,26 @@ hf launch \
     -n unshare "unshare -fpmiu --mount-proc /bin/true" \
     -n /bin/true "/bin/true"
 strace -f -c -o "$OUT/profile-strace.txt" "$BIN" run g-true 2>/dev/null || true
+# The second host: 20,000 more entries in /etc (200 directories of 100
+# files, every tenth file mode 0600, which the sandbox must not read). The
+# harness's /etc is its own copy: nothing of the host's changes.
+BIG=/etc/bench-big
+for d in $(seq 200); do
+    mkdir -p "$BIG/d$d"
+    (cd "$BIG/d$d" && touch $(seq -f f%g 100) && chmod 600 $(seq -f f%g 10 10 100))
+done
+say "1/8 launch with $(find /etc | wc -l) entries in /etc"
+hf launch-big-etc \
+    -n sandbox-service "$BIN run g-true" \
+    -n bwrap "bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --new-session --die-with-parent /bin/true"
+# The rule holds on the big host: a 0600 file there is unreadable inside.
+echo bench-secret > $BIG/d1/f10
+$BIN -q create g-cat -- /bin/cat $BIG/d1/f10
+case "$($BIN run g-cat 2>/dev/null || true)" in
+    *bench-secret*) echo "bench: $BIG/d1/f10 (mode 0600) was readable in a sandbox" >&2; exit 1 ;;
+esac
+$BIN -q delete g-cat
+rm -rf "$BIG"
 
 say "2/8 create and delete"
 hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&1 || true'" -n "create -u apache2" "$BIN -q create -u apache2 w1"

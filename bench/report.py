@@ -27,6 +27,12 @@ for name, r in sorted(launch.items(), key=lambda kv: ms(kv[1])):
     print(f"| {name} | {ms(r):.2f} | {ms(r) / ours:.2f} |")
 target("launch / bwrap", ours / ms(launch["bwrap"]), 1.0)
 target("launch / crun with seccomp", ours / ms(launch["crun-seccomp"]), 0.25)
+big = hf("launch-big-etc")
+print("\n/etc with 20,000 more entries (every tenth mode 0600):\n\n| command | median ms | ratio to the same on today's /etc |\n|---|---:|---:|")
+for name, r in sorted(big.items(), key=lambda kv: ms(kv[1])):
+    print(f"| {name} | {ms(r):.2f} | {ms(r) / ms(launch[name]):.2f} |")
+target("launch on the big /etc / bwrap there", ms(big["sandbox-service"]) / ms(big["bwrap"]), 1.0)
+target("launch on the big /etc / launch on today's", ms(big["sandbox-service"]) / ours, 1.1)
 
 print("\n### 2. create and delete (in the throwaway systemd)\n\n| command | median ms |\n|---|---:|")
 for name in ("create-apache2", "create-nginx", "delete", "daemon-reload"):

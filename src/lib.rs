@@ -10,6 +10,7 @@ pub mod label;
 pub mod layout;
 pub mod livestate;
 pub mod logging;
+pub mod logrotateconf;
 pub mod manifest;
 pub mod names;
 pub mod network;

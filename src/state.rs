@@ -190,7 +190,14 @@ impl Txn {
             self.record("dir", d)?;
         }
         let config = self.config.clone();
-        fs::rename(&config, self.dir.join("config")).with_context(|| format!("removing {}", config.display()))?;
+        // Moved aside in its own directory: /etc and /var may be two file
+        // systems, and a rename between them fails (EXDEV).
+        let aside = config.with_file_name(format!(
+            ".{}.sandbox-service-deleted",
+            config.file_name().expect("a config file").to_string_lossy()
+        ));
+        self.record("tmp", &aside)?;
+        fs::rename(&config, &aside).with_context(|| format!("removing {}", config.display()))?;
         sync_parents([config.as_path()]);
         self.finished = true;
         undo(&self.root, &self.dir)?;

@@ -64,14 +64,14 @@ pub fn render(cfg: &SandboxConfig, cgroup2: bool) -> Result<String> {
         "SystemCallFilter=~@clock @cpu-emulation @debug @module @obsolete @raw-io @reboot @swap".into(),
         "SystemCallErrorNumber=EPERM".into(),
     ];
-    // The namespaces the runtime makes, and no others.
+    // The namespaces the runtime makes, and no others. A user namespace
+    // always: the container sees /etc through an idmapped mount made with
+    // one (runtime/othersview.rs), even where it has none of its own.
     let mut ns = vec!["mnt", "pid", "ipc", "uts", "cgroup"];
     if cfg.container.network.own_namespace() {
         ns.push("net");
     }
-    if userns {
-        ns.push("user");
-    }
+    ns.push("user");
     l.push(format!("RestrictNamespaces={}", ns.join(" ")));
     // Raw packets need CAP_NET_RAW: only where the sandbox holds it.
     let mut families = vec!["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"];
@@ -131,7 +131,10 @@ pub fn check(cfg: &SandboxConfig, text: &str) -> Result<()> {
     if let Some(have) = unit.get("Service", "RestrictNamespaces") {
         let have: Vec<&str> = have.split_whitespace().collect();
         let need = wanted.get("Service", "RestrictNamespaces").unwrap_or_default();
-        let lacking: Vec<&str> = need.split_whitespace().filter(|n| !have.contains(n)).collect();
+        // Without `user` (a unit rendered before idmapped /etc) the runtime
+        // walks /etc instead: slower, as safe.
+        let optional = |n: &&str| *n == "user" && cfg.container.private_users.is_none();
+        let lacking: Vec<&str> = need.split_whitespace().filter(|n| !have.contains(n) && !optional(n)).collect();
         if !lacking.is_empty() {
             missing.push(format!("RestrictNamespaces= lacks {}", lacking.join(" ")));
         }
@@ -177,7 +180,7 @@ mod tests {
                 && s.contains("PrivateDevices=yes")
                 && s.contains("ProtectControlGroups=yes")
         );
-        assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup\n"), "{s}");
+        assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup user\n"), "{s}");
         assert!(s.contains("ReadWritePaths=-/var/lib/sandbox-service/w1\nRuntimeDirectory=sandbox-service\n"), "{s}");
         assert!(s.contains("CAP_SYS_ADMIN") && !s.contains("CAP_MKNOD") && !s.contains("CAP_SYS_PTRACE"));
         assert!(!s.contains("PrivateNetwork") && !s.contains("AF_PACKET"), "NET_RAW is not in the default set: {s}");
@@ -197,7 +200,10 @@ mod tests {
         let p =
             Container { network: Network::Private, address: Some("10.89.0.2".parse().unwrap()), ..Default::default() };
         let s = render(&cfg(p), true).unwrap();
-        assert!(s.contains("RestrictNamespaces=mnt pid ipc uts cgroup net\n") && s.contains("CAP_NET_ADMIN"), "{s}");
+        assert!(
+            s.contains("RestrictNamespaces=mnt pid ipc uts cgroup net user\n") && s.contains("CAP_NET_ADMIN"),
+            "{s}"
+        );
         assert!(!s.contains("PrivateNetwork") && !s.contains("ProtectKernelTunables"), "{s}");
     }
 
@@ -207,6 +213,8 @@ mod tests {
         let unit = format!("[Service]\n{}", render(&default, true).unwrap());
         check(&default, &unit).unwrap();
         check(&default, "[Service]\nExecStart=/x\n").unwrap();
+        // Rendered before idmapped /etc: the runtime walks /etc instead.
+        check(&default, "[Service]\nRestrictNamespaces=mnt pid ipc uts cgroup\n").unwrap();
         let mut wider = cfg(Container { network: Network::None, ..Default::default() });
         wider.container.caps_add.push("CAP_SYS_PTRACE".into());
         let e = check(&wider, &unit).unwrap_err().to_string();

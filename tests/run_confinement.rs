@@ -175,3 +175,46 @@ fn bind_ports_auto_takes_the_ports_apache2s_configuration_names() {
     let o = s.tool(&["create", "--bind-ports", "auto", "c1", "--", "/bin/true"]);
     assert!(!o.status.success() && stderr(&o).contains("names no TCP port"), "{o:?}");
 }
+
+/// /etc is seen as other users of the host see it: what the host keeps from
+/// them is unreadable to root inside, including a file made or chmod'ed
+/// after create, and after start, with nothing walked at start. Where /etc
+/// cannot be idmapped (an overlay), the same rule holds by masks.
+#[test]
+fn etc_is_what_other_users_of_the_host_may_read() {
+    let s = Systemd::boot();
+    s.sh_ok("mkdir -m 0750 /etc/vault && echo own > /etc/vault/own.conf && echo open > /etc/probe-open");
+    s.ok(&["create", "-p", "/etc/vault/own.conf", "etc1", "--", "/bin/sleep", "1000"]);
+    let explain = s.ok(&["create", "--explain", "--dry-run", "etc2", "--", "/bin/true"]);
+    assert!(explain.contains("others   /etc: seen as other users"), "{explain}");
+    // Made after create, as an admin would.
+    s.sh_ok("echo later > /etc/probe-later && chmod 600 /etc/probe-later");
+    s.ok(&["start", "etc1"]);
+    let cat = |p: &str| s.tool(&["execute", "etc1", "--", "/bin/cat", p]);
+    let later = cat("/etc/probe-later");
+    assert!(!later.status.success() && stderr(&later).contains("Permission denied"), "{later:?}");
+    assert_eq!(stdout(&cat("/etc/probe-open")), "open\n");
+    // The sandbox's own file beneath a directory others cannot search is
+    // there (the directory masked with a place for it), and nothing else.
+    assert_eq!(stdout(&cat("/etc/vault/own.conf")), "own\n");
+    let ls = s.tool(&["execute", "etc1", "--", "/bin/ls", "-A", "/etc/vault"]);
+    assert_eq!(stdout(&ls), "own.conf\n", "{}", stderr(&ls));
+    // Changed on the host while the sandbox runs: in force at once.
+    s.sh_ok("chmod 600 /etc/probe-open");
+    let now = cat("/etc/probe-open");
+    assert!(!now.status.success() && stderr(&now).contains("Permission denied"), "{now:?}");
+    s.sh_ok("chmod 644 /etc/probe-open");
+    assert_eq!(stdout(&cat("/etc/probe-open")), "open\n");
+    s.ok(&["stop", "etc1"]);
+
+    // An /etc that cannot be idmapped: the walk at start masks instead.
+    s.sh_ok("mkdir /run/ov /run/ov/u /run/ov/w && mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/ov/u,workdir=/run/ov/w /etc");
+    let explain = s.ok(&["create", "--explain", "--dry-run", "etc2", "--", "/bin/true"]);
+    assert!(explain.contains("walked   /etc: /etc cannot be idmapped here"), "{explain}");
+    assert!(explain.contains("masked   /etc/probe-later: the host keeps it from other users"), "{explain}");
+    s.ok(&["start", "etc1"]);
+    let later = cat("/etc/probe-later");
+    assert!(later.status.success() && stdout(&later).is_empty(), "masked: reads empty {later:?}");
+    assert_eq!(stdout(&cat("/etc/vault/own.conf")), "own\n");
+    s.ok(&["stop", "etc1"]);
+}

@@ -1,6 +1,6 @@
 //! `sandbox-service logrotate`: what the daily timer and cron job run.
 //! Each running sandbox rotates its own /var/log with its own
-//! /etc/logrotate.d rules, through `execute`, and is then reloaded so its
+//! /etc/logrotate.d rules (the host's defaults, see logrotateconf), through `execute`, and is then reloaded so its
 //! service reopens its logs; one failing, or hanging past its deadline
 //! (a postrotate script that never returns), does not stop the others.
 
@@ -47,9 +47,17 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     crate::shim::service::parse_timespan(&a.timeout).with_context(|| format!("--timeout {}", a.timeout))?;
     let exe = std::env::current_exe().context("finding our own binary")?;
     for n in &names {
+        // The runtime's copy of the host's configuration (logrotateconf);
+        // a sandbox started by an older version has only the host's.
+        let own = format!("{}/{}", crate::runtime::rootfs::RUN_DIR, crate::logrotateconf::FILE);
+        let conf = if crate::runtime::hostrun::dir(n).join(own.trim_start_matches("/run/")).is_file() {
+            own
+        } else {
+            "/etc/logrotate.conf".to_string()
+        };
         // A process each: execute enters the sandbox's namespaces for good.
         let st = std::process::Command::new(&exe)
-            .args(["-q", "execute", "--timeout", &a.timeout, n, "--", "logrotate", "/etc/logrotate.conf"])
+            .args(["-q", "execute", "--timeout", &a.timeout, n, "--", "logrotate", &conf])
             .status()
             .with_context(|| format!("running logrotate in {n}"))?;
         if st.success() {

@@ -19,6 +19,7 @@ pub mod join;
 pub mod machined;
 pub mod mountapi;
 pub mod mountinfo;
+pub mod othersview;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;
@@ -203,6 +204,14 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             }
         }
     }
+    if matches!(cfg.payload, Payload::Services(_)) {
+        // For `sandbox-service logrotate` (see logrotateconf); a host
+        // without logrotate has none to give.
+        if let Ok(host) = std::fs::read_to_string("/etc/logrotate.conf") {
+            let conf = crate::logrotateconf::for_sandbox(&host, &manifest.plan.private);
+            run_files.push((crate::logrotateconf::FILE.to_string(), conf.into_bytes()));
+        }
+    }
     if !manifest.plan.tmpfiles.is_empty() {
         let mut conf = String::from("# The tmpfiles.d lines of the sandbox's packages (sandbox-service).\n");
         for l in &manifest.plan.tmpfiles {
@@ -259,6 +268,13 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
         }
         etc_binds.push((mountapi::open_tree_fd(&fd)?, p.path.clone(), kind == nix::libc::S_IFDIR));
     }
+    let etc = match othersview::of(Path::new("/etc"))? {
+        othersview::View::Others(tree) => Some(tree),
+        othersview::View::Unsupported(why) => {
+            tracing::info!("{why}: masking what the host keeps from other users by a walk of /etc");
+            None
+        }
+    };
     let build_dir = Path::new("/run/sandbox-service").join(name);
     let run_tree = hostrun::for_container(name, &cfg.container.tmpfs.options("/run", 0o755), base)?;
     Ok(Launch {
@@ -267,10 +283,11 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             build_dir,
             var: rootfs::open_source(&tree.join("var"))?,
             etc_binds,
-            etc_masks: rootfs::etc_masks(Path::new("/etc"), &manifest.plan.private)
+            etc_masks: rootfs::etc_masks(Path::new("/etc"), &manifest.plan.private, etc.is_none())
                 .into_iter()
                 .map(|(p, _)| p)
                 .collect(),
+            etc,
             hostname: name.to_string(),
             run_files,
             userns: base.is_some(),

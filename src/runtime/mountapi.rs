@@ -163,6 +163,19 @@ pub fn clear_fd(tree: &OwnedFd, attrs: u64) -> Result<()> {
 
 pub const NOSYMFOLLOW: u64 = libc::MOUNT_ATTR_NOSYMFOLLOW;
 
+/// Sets `attrs` on a detached tree and every mount beneath it, and maps
+/// its ids through the user namespace `userns` (MOUNT_ATTR_IDMAP): once,
+/// before the tree is attached anywhere, as the kernel requires.
+pub fn idmap_fd(tree: &OwnedFd, userns: std::os::fd::BorrowedFd, attrs: u64) -> std::io::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: attrs | libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    setattr_fd(tree, &attr, true)
+}
+
 /// Sets `attrs` on the mount at `p`, and on every mount beneath it when
 /// `recursive`. Only sets: flags the kernel locked in a user namespace are
 /// never touched, so nothing needs repeating (unlike a bind remount).

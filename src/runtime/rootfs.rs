@@ -8,9 +8,11 @@
 //!   with the host (ld.so.cache, nsswitch, passwd, resolv.conf, localtime,
 //!   certificates, alternatives...) without a list that real packages
 //!   would outgrow. The sandbox's private /etc paths are mounted over it,
-//!   writable. Host secrets are masked: the fixed list in `secrets::SECRETS`
-//!   plus every /etc entry the host keeps from other users (mode without
-//!   o+r), because root in the sandbox bypasses mode bits.
+//!   writable. Host secrets are masked: the fixed list in `secrets::SECRETS`;
+//!   and the sandbox sees /etc as other users of the host do
+//!   (`othersview`), because root in the sandbox would bypass mode bits:
+//!   what the host keeps from other users (mode without o+r) is unreadable.
+//!   Where /etc cannot be idmapped, a walk at each start masks it instead.
 //! - `/var` is the sandbox's own, from its state directory: nothing of the
 //!   host's /var (other services' data, the host's logs, other sandboxes)
 //!   is there.
@@ -49,6 +51,9 @@ pub struct RootSpec {
     /// Private /etc paths: (source in the state tree, path inside).
     /// Private /etc paths: (source, path inside, a directory).
     pub etc_binds: Vec<(OwnedFd, String, bool)>,
+    /// The host's /etc as other users see it (`othersview`), or None: the
+    /// host's bound as it is, and `etc_masks` holds what a walk found.
+    pub etc: Option<OwnedFd>,
     /// /etc entries to mask (see `etc_masks`), computed with the host's view.
     pub etc_masks: Vec<String>,
     pub hostname: String,
@@ -237,6 +242,9 @@ fn mask(root: &Path, p: &Path) -> Result<()> {
     let md = match fs::symlink_metadata(p) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // Beneath a directory other users cannot search, in /etc as they
+        // see it: the service cannot reach it either.
+        Err(e) if e.raw_os_error() == Some(nix::libc::EACCES) => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("inspecting {}", p.display())),
     };
     if md.is_dir() {
@@ -256,9 +264,12 @@ fn inside(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
 }
 
-/// The /etc entries to mask: the fixed secrets and whatever the host keeps
-/// from other users, outside the sandbox's own private paths.
-pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, String)> {
+/// The /etc entries to mask, outside the sandbox's own private paths: the
+/// fixed secrets; the directories other users cannot search that hold a
+/// private path (masked with a place for it, or it could not be mounted);
+/// and, where `walk` (no idmapped view), whatever the host keeps from
+/// other users now.
+pub fn etc_masks(host_etc: &Path, private: &[PrivatePath], walk: bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = crate::secrets::SECRETS
         .iter()
         .filter(|(p, _)| p.starts_with("/etc/") && host_etc.join(&p[5..]).symlink_metadata().is_ok())
@@ -267,6 +278,16 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, Strin
         .filter(|(p, _)| !private.iter().any(|o| crate::rootpath::is_under(p, &o.path)))
         .map(|(p, why)| (p.to_string(), why.to_string()))
         .collect();
+    for p in private.iter().filter(|p| p.path.starts_with("/etc/")) {
+        let Some(a) = unsearchable_above(host_etc, &p.path) else { continue };
+        let known = out.iter().any(|(m, _)| crate::rootpath::is_under(&a, m));
+        if !known && !private.iter().any(|o| crate::rootpath::is_under(&a, &o.path)) {
+            out.push((a, "other users cannot search it: masked, with places for the sandbox's own paths".into()));
+        }
+    }
+    if !walk {
+        return out;
+    }
     // Not walked: the sandbox's own copies, and what is masked whole anyway.
     let mut skip: Vec<String> = private.iter().map(|p| p.path.clone()).collect();
     skip.extend(out.iter().map(|(p, _)| p.clone()));
@@ -277,6 +298,24 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath]) -> Vec<(String, Strin
         walk_masks(dir, &mut abs, &skip, &mut out);
     }
     out
+}
+
+/// The outermost directory strictly between /etc and `abs` that other
+/// users cannot search (no o+x) on the host.
+fn unsearchable_above(host_etc: &Path, abs: &str) -> Option<String> {
+    let rel = abs.strip_prefix("/etc/")?;
+    let mut at = String::from("/etc");
+    let mut parts: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+    parts.pop();
+    for c in parts {
+        at.push('/');
+        at.push_str(c);
+        let md = fs::symlink_metadata(host_etc.join(&at[5..])).ok()?;
+        if md.is_dir() && md.permissions().mode() & 0o001 == 0 {
+            return Some(at);
+        }
+    }
+    None
 }
 
 fn covered(abs: &str, prefixes: &[String]) -> bool {
@@ -538,8 +577,14 @@ fn mount_var(root: &Path, spec: &RootSpec) -> Result<()> {
 fn mount_etc(root: &Path, spec: &RootSpec) -> Result<()> {
     let etc = root.join("etc");
     mkdir(&etc, 0o755)?;
-    bind(Path::new("/etc"), &etc, true)?;
-    ro(&etc, NOSUID | NODEV, true)?;
+    match &spec.etc {
+        // Read-only, nosuid and nodev already, set with its id mapping.
+        Some(view) => mountapi::attach(view, &etc)?,
+        None => {
+            bind(Path::new("/etc"), &etc, true)?;
+            ro(&etc, NOSUID | NODEV, true)?;
+        }
+    }
     // Masks first: a masked directory keeps a place for the sandbox's own
     // entries beneath it (its new key in /etc/ssl/private).
     for p in &spec.etc_masks {
@@ -585,7 +630,38 @@ pub fn explain(host_etc: &Path, private: &[PrivatePath]) -> String {
         "/etc",
         "the host's, read-only (ld.so.cache, nsswitch, passwd, resolv.conf, certificates...); private paths mounted over it",
     );
-    for (p, why) in etc_masks(host_etc, private) {
+    // What the next start will do, probed the way it does it.
+    let walk = match super::othersview::of(host_etc) {
+        Ok(super::othersview::View::Others(_)) => {
+            line(
+                "others",
+                "/etc",
+                "seen as other users of the host see it (an idmapped mount; owners show as nobody): what the host keeps from them is unreadable, whatever its mode becomes",
+            );
+            false
+        }
+        Ok(super::othersview::View::Unsupported(why)) => {
+            line(
+                "walked",
+                "/etc",
+                &format!(
+                    "{why}: what the host keeps from other users is masked, found by a walk of /etc at each start"
+                ),
+            );
+            true
+        }
+        Err(e) => {
+            line(
+                "walked",
+                "/etc",
+                &format!(
+                    "{e:#}: what the host keeps from other users is masked, found by a walk of /etc at each start"
+                ),
+            );
+            true
+        }
+    };
+    for (p, why) in etc_masks(host_etc, private, walk) {
         line("masked", &p, &why);
     }
     line(
@@ -637,7 +713,7 @@ mod tests {
             fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
         }
         let private = vec![PrivatePath { path: "/etc/mine".into(), kind: Kind::Dir, reasons: vec![] }];
-        let m: Vec<String> = etc_masks(etc, &private).into_iter().map(|(p, _)| p).collect();
+        let m: Vec<String> = etc_masks(etc, &private, true).into_iter().map(|(p, _)| p).collect();
         assert!(m.contains(&"/etc/shadow".to_string()), "{m:?}");
         assert!(m.contains(&"/etc/app/key.pem".to_string()), "{m:?}");
         assert!(!m.iter().any(|p| p == "/etc/passwd" || p == "/etc/app/ok.conf"), "{m:?}");
@@ -645,9 +721,28 @@ mod tests {
         assert_eq!(m.iter().filter(|p| *p == "/etc/shadow").count(), 1);
         // sshd's sandbox has /etc/ssh of its own; every other has it masked.
         fs::create_dir_all(etc.join("ssh")).unwrap();
-        assert!(etc_masks(etc, &private).iter().any(|(p, _)| p == "/etc/ssh"));
+        assert!(etc_masks(etc, &private, true).iter().any(|(p, _)| p == "/etc/ssh"));
         let sshd = vec![PrivatePath { path: "/etc/ssh".into(), kind: Kind::Dir, reasons: vec![] }];
-        assert!(!etc_masks(etc, &sshd).iter().any(|(p, _)| p == "/etc/ssh"));
+        assert!(!etc_masks(etc, &sshd, true).iter().any(|(p, _)| p == "/etc/ssh"));
+    }
+
+    #[test]
+    fn without_a_walk_only_secrets_and_places_for_private_paths_are_masked() {
+        let d = tempfile::tempdir().unwrap();
+        let etc = d.path();
+        for (p, mode) in [("app/key.pem", 0o600), ("vault/inner/own.conf", 0o644), ("open/own.conf", 0o644)] {
+            let f = etc.join(p);
+            fs::create_dir_all(f.parent().unwrap()).unwrap();
+            fs::write(&f, "x").unwrap();
+            fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        fs::write(etc.join("shadow"), "x").unwrap();
+        fs::set_permissions(etc.join("vault"), fs::Permissions::from_mode(0o750)).unwrap();
+        let own = |p: &str| PrivatePath { path: p.into(), kind: Kind::File, reasons: vec![] };
+        let private = vec![own("/etc/vault/inner/own.conf"), own("/etc/open/own.conf")];
+        let m: Vec<String> = etc_masks(etc, &private, false).into_iter().map(|(p, _)| p).collect();
+        // The kernel keeps key.pem from the sandbox; nothing walks for it.
+        assert_eq!(m, ["/etc/shadow", "/etc/vault"], "{m:?}");
     }
 
     #[test]

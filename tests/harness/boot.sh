@@ -4,12 +4,18 @@
 # a tmpfs, pivots into it and becomes systemd. Nothing reaches the host.
 set -eu
 SHARE="$1"          # a host directory to see at the same path inside
+ETC="$2"            # a copy of the host's /etc, to be the harness's
 mount --make-rprivate /
 B=/mnt
 mount -t tmpfs -o mode=0700 harness "$B"
 mkdir "$B/upper" "$B/work" "$B/merged"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$B/upper,workdir=$B/work" "$B/merged"
 M="$B/merged"
+# /etc is start.sh's copy on the share's disk, as a host's /etc is on
+# ext4, xfs or btrfs, not on an overlay: overlayfs cannot be idmapped, and
+# that is how a sandbox sees /etc (src/runtime/othersview.rs). Bound before
+# forget.sh edits it.
+mount --bind "$ETC" "$M/etc"
 # Whatever sandbox-service the host has installed or made is not the test's.
 sh "$(dirname "$0")/forget.sh" "$M"
 mount --rbind /dev "$M/dev"

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Removes the cgroups start.sh made for a harness that has ended (its
-# processes may take a moment to be gone). Usage: cleanup.sh LIST_FILE
+# Removes the cgroups and the /etc copy start.sh made for a harness that
+# has ended (its processes may take a moment to be gone).
+# Usage: cleanup.sh LIST_FILE
 list=$1
+# start.sh's copy of /etc, which the harness had as its own.
+rm -rf "${list%.cgroups}.etc"
 [ -f "$list" ] || exit 0
 for _ in $(seq 100); do
     left=0

@@ -5,7 +5,8 @@
 # inside makes (system.slice, the units' cgroups, a sandbox's device filter)
 # lands there, never in the host's hierarchies, and two harnesses never
 # share a cgroup. The list of what was made goes to SHARE/harness-PID.cgroups
-# for the caller to remove (cleanup.sh) once the harness is gone.
+# for the caller to remove (cleanup.sh) once the harness is gone, with the
+# harness's copy of /etc beside it.
 # Usage: tests/harness/start.sh SHARE_DIR
 set -eu
 share=$1
@@ -29,4 +30,8 @@ while IFS=: read -r id ctrl path; do
     done
     echo $$ > "$dir/cgroup.procs"
 done < /proc/self/cgroup
-exec unshare -fpmiunC -- sh "$here/boot.sh" "$share"
+# The harness's /etc (boot.sh): a copy with the host's modes, beside the
+# list, removed with the cgroups by cleanup.sh.
+etc="$share/harness-$$.etc"
+cp -a /etc "$etc"
+exec unshare -fpmiunC -- sh "$here/boot.sh" "$share" "$etc"
