@@ -250,6 +250,67 @@ pub fn owned_paths(
     Ok((paths, dirs))
 }
 
+/// Makes systemd see a new sandbox's units, reloading only where it must.
+/// A unit systemd holds nothing of is read from disk when first asked for
+/// (systemd rebuilds its unit cache when a unit directory has changed), so
+/// a new service, target, socket or proxy needs no reload; a `.wants` link
+/// does when its target is loaded already, since systemd reads `.wants`
+/// only when it loads the target. Each new unit is then loaded once to
+/// make sure: one not found (a directory changed within the clock tick of
+/// systemd's last look), or loaded before from another file, gets the
+/// reload after all.
+pub fn announce_new(layout: &Layout, cfg: &SandboxConfig) {
+    if !layout.is_live() {
+        return reload_systemd(layout);
+    }
+    let c = match systemd::connect() {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("note: {why}: units written; run systemctl daemon-reload once systemd runs");
+            return;
+        }
+    };
+    let why = (|| -> Result<Option<String>> {
+        if let Some(svc) = cfg.single_service() {
+            let target = units::target_name(svc)?;
+            if systemd::load_state(&c, &target, false)?.is_some_and(|(state, _)| state == "loaded") {
+                return Ok(Some(format!("{target} is loaded and reads its new .wants link only at a reload")));
+            }
+        }
+        let mut new = vec![cfg.unit.clone()];
+        new.extend(socket_unit_files(&layout.unit_dir(), &cfg.name));
+        for u in &new {
+            let ours = layout.unit_dir().join(u);
+            match systemd::load_state(&c, u, true)? {
+                Some((state, from)) if state == "loaded" && Path::new(&from) == ours => {}
+                // Loaded before from elsewhere: an instance of the host's
+                // template (apache2@.service) that someone asked for.
+                Some((state, from)) => return Ok(Some(format!("{u} is {state} from {from:?}"))),
+                None => return Ok(Some(format!("{u} is unknown to systemd"))),
+            }
+        }
+        Ok(None)
+    })();
+    match why {
+        Ok(None) => tracing::debug!("systemd sees the new units; no reload needed"),
+        Ok(Some(why)) => {
+            tracing::debug!("reloading systemd: {why}");
+            reload_with(&c);
+        }
+        Err(e) => {
+            tracing::debug!("reloading systemd: {e:#}");
+            reload_with(&c);
+        }
+    }
+}
+
+fn reload_with(c: &zbus::Connection) {
+    match systemd::daemon_reload(c) {
+        Ok(()) => tracing::debug!("systemd reloaded its units"),
+        Err(e) => eprintln!("warning: {e:#}: run systemctl daemon-reload"),
+    }
+}
+
 /// Asks systemd to reload units after a change, or says why it was not.
 pub fn reload_systemd(layout: &Layout) {
     if !layout.is_live() {
@@ -257,10 +318,7 @@ pub fn reload_systemd(layout: &Layout) {
         return;
     }
     match systemd::connect() {
-        Ok(c) => match systemd::daemon_reload(&c) {
-            Ok(()) => tracing::debug!("systemd reloaded its units"),
-            Err(e) => eprintln!("warning: {e:#}: run systemctl daemon-reload"),
-        },
+        Ok(c) => reload_with(&c),
         Err(why) => eprintln!("note: {why}: units written; run systemctl daemon-reload once systemd runs"),
     }
 }

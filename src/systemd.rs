@@ -54,6 +54,27 @@ pub fn active_state(conn: &Connection, unit: &str) -> Result<String> {
     .with_context(|| format!("asking systemd for the state of {unit}"))
 }
 
+/// LoadState of `unit` as systemd holds it now ("loaded", "not-found"...)
+/// and the file it was loaded from, or None where it holds no such unit
+/// (never asked for, or collected); with `load`, it is read from disk
+/// first if need be (LoadUnit).
+pub fn load_state(conn: &Connection, unit: &str, load: bool) -> Result<Option<(String, String)>> {
+    zbus::block_on(async {
+        let m = ManagerProxy::new(conn).await?;
+        let path = if load { m.load_unit(unit.to_string()).await } else { m.get_unit(unit.to_string()).await };
+        let path = match path {
+            Ok(p) => p,
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let u = UnitProxy::builder(conn).path(path).build().await?;
+        Ok(Some((u.load_state().await?, u.fragment_path().await?)))
+    })
+    .with_context(|| format!("asking systemd for the load state of {unit}"))
+}
+
 pub fn is_running(state: &str) -> bool {
     matches!(state, "active" | "activating" | "reloading" | "deactivating" | "refreshing")
 }

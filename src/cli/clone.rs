@@ -111,7 +111,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         .write(&built.join(MANIFEST))?;
     sandbox::commit_new(txn, layout, &cfg, &built)?;
     drop(_lock);
-    sandbox::reload_systemd(layout);
+    sandbox::announce_new(layout, &cfg);
     if !quiet {
         println!("cloned sandbox {} to {}: unit {}, label {}", src.name, cfg.name, cfg.unit, label_note);
     }

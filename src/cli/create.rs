@@ -261,7 +261,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     sandbox::commit_new(txn, layout, &cfg, &built)?;
     drop(_lock);
 
-    sandbox::reload_systemd(layout);
+    sandbox::announce_new(layout, &cfg);
     if !quiet {
         println!(
             "created sandbox {}: unit {}, {} private paths ({} files, {} dirs, {} links), label {}",
