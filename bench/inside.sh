@@ -65,6 +65,8 @@ for d in $(seq 200); do
     mkdir -p "$BIG/d$d"
     (cd "$BIG/d$d" && touch $(seq -f f%g 100) && chmod 600 $(seq -f f%g 10 10 100))
 done
+# The harness's /etc is on disk: written back now, not during the runs.
+sync
 say "1/8 launch with $(find /etc | wc -l) entries in /etc"
 hf launch-big-etc \
     -n sandbox-service "$BIN run g-true" \
