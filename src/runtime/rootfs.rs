@@ -631,36 +631,24 @@ pub fn explain(host_etc: &Path, private: &[PrivatePath]) -> String {
         "the host's, read-only (ld.so.cache, nsswitch, passwd, resolv.conf, certificates...); private paths mounted over it",
     );
     // What the next start will do, probed the way it does it.
-    let walk = match super::othersview::of(host_etc) {
-        Ok(super::othersview::View::Others(_)) => {
-            line(
-                "others",
-                "/etc",
-                "seen as other users of the host see it (an idmapped mount; owners show as nobody): what the host keeps from them is unreadable, whatever its mode becomes",
-            );
-            false
-        }
-        Ok(super::othersview::View::Unsupported(why)) => {
-            line(
-                "walked",
-                "/etc",
-                &format!(
-                    "{why}: what the host keeps from other users is masked, found by a walk of /etc at each start"
-                ),
-            );
-            true
-        }
-        Err(e) => {
-            line(
-                "walked",
-                "/etc",
-                &format!(
-                    "{e:#}: what the host keeps from other users is masked, found by a walk of /etc at each start"
-                ),
-            );
-            true
-        }
+    let unsupported = match super::othersview::of(host_etc) {
+        Ok(super::othersview::View::Others(_)) => None,
+        Ok(super::othersview::View::Unsupported(why)) => Some(why),
+        Err(e) => Some(format!("{e:#}")),
     };
+    match &unsupported {
+        None => line(
+            "others",
+            "/etc",
+            "seen as other users of the host see it (an idmapped mount; owners show as nobody): what the host keeps from them is unreadable, whatever its mode becomes",
+        ),
+        Some(why) => line(
+            "walked",
+            "/etc",
+            &format!("{why}: what the host keeps from other users is masked, found by a walk of /etc at each start"),
+        ),
+    }
+    let walk = unsupported.is_some();
     for (p, why) in etc_masks(host_etc, private, walk) {
         line("masked", &p, &why);
     }
