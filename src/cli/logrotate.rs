@@ -1,8 +1,9 @@
 //! `sandbox-service logrotate`: what the daily timer and cron job run.
 //! Each running sandbox rotates its own /var/log with its own
 //! /etc/logrotate.d rules and the host's defaults (see logrotateconf),
-//! through `execute`, and is then reloaded so its service reopens its logs; one failing, or hanging past its deadline
-//! (a postrotate script that never returns), does not stop the others.
+//! through `execute`, and is then reloaded so its service reopens its
+//! logs; one failing, or hanging past its deadline (a postrotate script
+//! that never returns), does not stop the others.
 
 use crate::config;
 use crate::layout::Layout;
