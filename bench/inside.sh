@@ -46,11 +46,12 @@ make_bundle "$OUT/crun-seccomp" 1
 make_bundle "$OUT/crun-plain" 0
 
 say "1/8 launch of /bin/true"
+BWRAP='bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --new-session --die-with-parent /bin/true'
 $BIN -q create g-true -- /bin/true
 $BIN run g-true 2>/dev/null
 hf launch \
     -n sandbox-service "$BIN run g-true" \
-    -n bwrap "bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --new-session --die-with-parent /bin/true" \
+    -n bwrap "$BWRAP" \
     -n crun-seccomp "crun run --bundle $OUT/crun-seccomp bench-a" \
     -n crun-no-seccomp "crun run --bundle $OUT/crun-plain bench-b" \
     -n systemd-nspawn "systemd-nspawn --register=no --quiet -D $OUT/rootfs --bind-ro=/usr --bind-ro=/etc /bin/true" \
@@ -70,7 +71,7 @@ sync
 say "1/8 launch with $(find /etc | wc -l) entries in /etc"
 hf launch-big-etc \
     -n sandbox-service "$BIN run g-true" \
-    -n bwrap "bwrap --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/sbin /sbin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --tmpfs /run --new-session --die-with-parent /bin/true"
+    -n bwrap "$BWRAP"
 # The rule holds on the big host: a 0600 file there is unreadable inside.
 echo bench-secret > $BIG/d1/f10
 $BIN -q create g-cat -- /bin/cat $BIG/d1/f10

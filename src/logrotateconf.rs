@@ -18,23 +18,22 @@ pub fn for_sandbox(host_conf: &str, private: &[PrivatePath]) -> String {
     let mut out = String::from("# The host's /etc/logrotate.conf, for this sandbox's own rules (sandbox-service).\n");
     for line in host_conf.lines() {
         let mut words = line.split_whitespace();
-        let (Some("include"), Some(dir), None) = (words.next(), words.next(), words.next()) else {
+        let narrowed = match (words.next(), words.next(), words.next()) {
+            // Kept whole where the directory is the sandbox's own copy.
+            (Some("include"), Some(dir), None) => Some(dir.trim_end_matches('/'))
+                .filter(|d| !private.iter().any(|p| crate::rootpath::is_under(d, &p.path))),
+            _ => None,
+        };
+        let Some(dir) = narrowed else {
             out.push_str(line);
             out.push('\n');
             continue;
         };
-        let dir = dir.trim_end_matches('/');
-        if private.iter().any(|p| crate::rootpath::is_under(dir, &p.path)) {
-            // The whole directory is the sandbox's own copy.
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
         out.push_str(&format!("# {line}: the sandbox's own files there\n"));
         let mut own: Vec<&str> = private
             .iter()
             .map(|p| p.path.as_str())
-            .filter(|p| p.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).is_some_and(|r| !r.is_empty()))
+            .filter(|p| *p != dir && crate::rootpath::is_under(p, dir))
             .collect();
         own.sort_unstable();
         for p in own {

@@ -277,10 +277,11 @@ pub fn announce_new(layout: &Layout, cfg: &SandboxConfig) {
                 return Ok(Some(format!("{target} is loaded and reads its new .wants link only at a reload")));
             }
         }
+        let dir = layout.unit_dir();
         let mut new = vec![cfg.unit.clone()];
-        new.extend(socket_unit_files(&layout.unit_dir(), &cfg.name));
+        new.extend(socket_unit_files(&dir, &cfg.name));
         for u in &new {
-            let ours = layout.unit_dir().join(u);
+            let ours = dir.join(u);
             match systemd::load_state(&c, u, true)? {
                 Some((state, from)) if state == "loaded" && Path::new(&from) == ours => {}
                 // Loaded before from elsewhere: an instance of the host's
@@ -291,17 +292,13 @@ pub fn announce_new(layout: &Layout, cfg: &SandboxConfig) {
         }
         Ok(None)
     })();
-    match why {
-        Ok(None) => tracing::debug!("systemd sees the new units; no reload needed"),
-        Ok(Some(why)) => {
-            tracing::debug!("reloading systemd: {why}");
-            reload_with(&c);
-        }
-        Err(e) => {
-            tracing::debug!("reloading systemd: {e:#}");
-            reload_with(&c);
-        }
-    }
+    let why = match why {
+        Ok(None) => return tracing::debug!("systemd sees the new units; no reload needed"),
+        Ok(Some(why)) => why,
+        Err(e) => format!("{e:#}"),
+    };
+    tracing::debug!("reloading systemd: {why}");
+    reload_with(&c);
 }
 
 fn reload_with(c: &zbus::Connection) {

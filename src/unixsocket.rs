@@ -54,7 +54,7 @@ impl SocketPublish {
     /// The service's socket as the host sees it, under sandbox `name`'s
     /// runtime directory.
     pub fn seen_from_host(&self, name: &str) -> std::path::PathBuf {
-        crate::runtime::hostrun::dir(name).join(self.path.trim_start_matches("/run/"))
+        crate::runtime::hostrun::seen_from_host(name, &self.path)
     }
 }
 

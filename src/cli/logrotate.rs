@@ -51,7 +51,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         // The runtime's copy of the host's configuration (logrotateconf);
         // a sandbox started by an older version has only the host's.
         let own = format!("{}/{}", crate::runtime::rootfs::RUN_DIR, crate::logrotateconf::FILE);
-        let conf = if crate::runtime::hostrun::dir(n).join(own.trim_start_matches("/run/")).is_file() {
+        let conf = if crate::runtime::hostrun::seen_from_host(n, &own).is_file() {
             own
         } else {
             "/etc/logrotate.conf".to_string()

@@ -21,6 +21,11 @@ pub fn dir(name: &str) -> PathBuf {
     Path::new(super::control::DIR).join(name).join("run")
 }
 
+/// Where the host sees `path`, a path under /run inside sandbox `name`.
+pub fn seen_from_host(name: &str, path: &str) -> PathBuf {
+    dir(name).join(path.trim_start_matches("/run/"))
+}
+
 /// Whether a file system is mounted at `p` (its device differs from its
 /// parent's: a tmpfs on /run's tmpfs is another superblock).
 pub fn is_mounted(p: &Path) -> bool {

@@ -2,12 +2,12 @@
 //! mount (mount_setattr MOUNT_ATTR_IDMAP) through a user namespace that
 //! maps no id a file has (the kernel refuses one with no map at all; its
 //! one id is the last before the invalid -1). Through it every file's
-//! owner and group are unmapped, so only the "other" permission bits apply to whoever looks,
-//! and no capability overrides them: CAP_DAC_OVERRIDE and
-//! CAP_DAC_READ_SEARCH count only on files whose owner and group are
-//! mapped. Root in the sandbox reads what every user of the host may read
-//! and nothing the host keeps from other users, decided by the kernel at
-//! each access: nothing is walked at start, whatever the size of /etc, and
+//! owner and group are unmapped, so only the "other" permission bits
+//! apply to whoever looks, and no capability overrides them:
+//! CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH count only on files whose
+//! owner and group are mapped. Root in the sandbox reads what every user
+//! of the host may read and nothing the host keeps from other users,
+//! decided by the kernel at each access: nothing is walked at start, whatever the size of /etc, and
 //! a mode changed on the host counts at once, in running sandboxes too.
 //! Owners show as the overflow id (nobody), as in any user namespace.
 //!

@@ -303,19 +303,12 @@ pub fn etc_masks(host_etc: &Path, private: &[PrivatePath], walk: bool) -> Vec<(S
 /// The outermost directory strictly between /etc and `abs` that other
 /// users cannot search (no o+x) on the host.
 fn unsearchable_above(host_etc: &Path, abs: &str) -> Option<String> {
-    let rel = abs.strip_prefix("/etc/")?;
-    let mut at = String::from("/etc");
-    let mut parts: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
-    parts.pop();
-    for c in parts {
-        at.push('/');
-        at.push_str(c);
-        let md = fs::symlink_metadata(host_etc.join(&at[5..])).ok()?;
-        if md.is_dir() && md.permissions().mode() & 0o001 == 0 {
-            return Some(at);
-        }
-    }
-    None
+    let mut above: Vec<&str> = crate::rootpath::ancestors(abs).take_while(|a| *a != "/etc").collect();
+    above.reverse();
+    let unsearchable = |a: &&str| {
+        fs::symlink_metadata(host_etc.join(&a[5..])).is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o001 == 0)
+    };
+    above.into_iter().find(unsearchable).map(str::to_string)
 }
 
 fn covered(abs: &str, prefixes: &[String]) -> bool {
