@@ -7,6 +7,14 @@ if [ "$QUICK" = 1 ]; then RUNS="-w 0 -r 2"; FEW="-w 0 -r 2"; SCALE=5; else RUNS=
 hf() { local name=$1; shift; hyperfine -N --style basic $RUNS --export-json "$OUT/$name.json" "$@" > "$OUT/$name.txt"; }
 hf_few() { local name=$1; shift; hyperfine -N --style basic $FEW --export-json "$OUT/$name.json" "$@" > "$OUT/$name.txt"; }
 say() { echo "bench: $*" >&2; }
+# hardening UNIT: the systemd settings a sandbox unit confines its runtime
+# with (its [Service] lines but how it runs the runtime, and ReadWritePaths=,
+# which is the sandbox's own tree): what a bare unit gets to measure the
+# floor systemd's side of a sandbox start sets.
+hardening() {
+    systemctl cat "$1" | sed -n '/^\[Service\]/,/^\[/p' | grep -v -e '^#' -e '^\[' -e '^$' \
+        -e '^Type=' -e '^NotifyAccess=' -e '^Exec' -e '^KillMode=' -e '^TimeoutStopSec=' -e '^Restart=' -e '^ReadWritePaths='
+}
 
 # A root for crun and nspawn: the host's /usr and /etc come in as binds.
 mkdir -p rootfs/{usr,etc,proc,dev,sys,tmp,run}
@@ -86,6 +94,8 @@ hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&
 hf_few create-nginx --prepare "sh -c '$BIN -q delete --force s1 >/dev/null 2>&1 || true'" -n "create -u nginx" "$BIN -q create -u nginx s1"
 hf_few delete --prepare "sh -c '$BIN -q create d1 -- /bin/true'" -n "delete" "$BIN -q delete d1"
 hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
+# create's floor: the sandbox's own key, RSA 2048 as the host's snakeoil.
+hf_few keygen -n "openssl genpkey RSA 2048" "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out /dev/null"
 
 say "3/8 execute"
 $BIN -q create g-exec -- /bin/sleep infinity
@@ -115,11 +125,20 @@ say "5/8 start to first HTTP 200"
 $BIN -q create -u apache2 -p /var/www web1
 sed -i 's/^Listen 80$/Listen 8081/' /var/lib/sandbox-service/web1/tree/etc/apache2/ports.conf
 sed -i 's/:80>/:8081>/' /var/lib/sandbox-service/web1/tree/etc/apache2/sites-available/000-default.conf
+# The floor: the host's apache2 with the sandbox unit's systemd settings
+# (and write access to what apache2 writes, as the sandbox has to its tree).
+mkdir -p /etc/systemd/system/apache2-hardened.service.d /run/apache2 /var/lock/apache2
+cp /lib/systemd/system/apache2.service /etc/systemd/system/apache2-hardened.service
+{ echo "[Service]"; hardening apache2@web1.service
+  echo "ReadWritePaths=-/var/log/apache2 -/run/apache2 -/var/lock/apache2 -/var/cache/apache2"; } \
+    > /etc/systemd/system/apache2-hardened.service.d/sandbox-hardening.conf
+systemctl daemon-reload
 hf_few start-to-200 \
-    --prepare "sh -c 'systemctl stop apache2@web1.service apache2.service; systemctl reset-failed apache2@web1.service apache2.service 2>/dev/null || true'" \
+    --prepare "sh -c 'systemctl stop apache2@web1.service apache2.service apache2-hardened.service; systemctl reset-failed apache2@web1.service apache2.service apache2-hardened.service 2>/dev/null || true'" \
     -n "sandboxed apache2@web1" "sh -c 'systemctl start apache2@web1 && until curl -sf -o /dev/null http://127.0.0.1:8081/; do :; done'" \
-    -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
-systemctl stop apache2@web1.service apache2.service
+    -n "bare apache2" "sh -c 'systemctl start apache2 && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'" \
+    -n "bare apache2, the sandbox unit's hardening" "sh -c 'systemctl start apache2-hardened && until curl -sf -o /dev/null http://127.0.0.1:80/; do :; done'"
+systemctl stop apache2@web1.service apache2.service apache2-hardened.service
 
 say "6/8 scale: $SCALE creates, then list"
 : > "$OUT/scale.txt"
@@ -177,7 +196,28 @@ EOF
     ln -sf "../bare-mc$i.service" "/etc/systemd/system/bare-mc.target.wants/bare-mc$i.service"
 done
 printf '[Unit]\nDescription=%s bare memcached\n' "$SCALE" > /etc/systemd/system/bare-mc.target
+# The floor: the same bare units with the sandbox unit's systemd settings.
+# Every port is below the ephemeral range (32768-): scale.py's probes would
+# otherwise hold some of them as their source ports.
+H=$(hardening memcached@mc1.service)
+for i in $(seq "$SCALE"); do
+    printf '[Unit]\nPartOf=hard-mc.target\n[Service]\nExecStart=/usr/bin/memcached -m 64 -p %s -u memcache -l 127.0.0.1\n%s\n[Install]\nWantedBy=hard-mc.target\n' \
+        $((12000 + i)) "$H" > "/etc/systemd/system/hard-mc$i.service"
+    mkdir -p /etc/systemd/system/hard-mc.target.wants
+    ln -sf "../hard-mc$i.service" "/etc/systemd/system/hard-mc.target.wants/hard-mc$i.service"
+done
+printf '[Unit]\nDescription=%s hardened bare memcached\n' "$SCALE" > /etc/systemd/system/hard-mc.target
 systemctl daemon-reload
 python3 "$OUT/scale.py" memcached-sandboxes.target 20001 "$SCALE" "$OUT/scale-sandboxes.json"
 python3 "$OUT/scale.py" bare-mc.target 30001 "$SCALE" "$OUT/scale-bare.json"
+python3 "$OUT/scale.py" hard-mc.target 12001 "$SCALE" "$OUT/scale-hardened.json"
+# Each running sandbox's /run is a mount on the host (issue 18), and systemd
+# (252) reads the whole mount table for each mount it makes for a unit: the
+# same hardened units, started with as many tmpfs mounts on the host.
+for i in $(seq "$SCALE"); do
+    mkdir -p "/run/bench-mounts/m$i" && mount -t tmpfs -o size=1m,nosuid,nodev,noexec tmpfs "/run/bench-mounts/m$i"
+done
+python3 "$OUT/scale.py" hard-mc.target 12001 "$SCALE" "$OUT/scale-hardened-mounts.json"
+for i in $(seq "$SCALE"); do umount "/run/bench-mounts/m$i"; done
+rm -r /run/bench-mounts
 say "done"

@@ -53,3 +53,8 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
 json.dump({"target": target, "n": n, "answered": n - len(pending), "seconds": elapsed,
            "pss_kib": ours, "processes": counts}, open(out, "w"))
 subprocess.run(["systemctl", "stop", target], check=True)
+# `stop` returns with the target's job: wait for its units too, so the next
+# measure starts on a quiet host (a stopping sandbox still holds its mounts).
+while subprocess.run(["systemctl", "list-units", "--no-legend", "--state=deactivating"],
+                     capture_output=True, text=True).stdout.strip() and time.monotonic() < deadline + 120:
+    time.sleep(0.1)

@@ -52,16 +52,16 @@ pub fn target(layout: &Layout, name: &str) -> Result<Target> {
 /// and limited with the service (and stopped with it).
 pub fn join_cgroup(shim: Pid) -> Result<()> {
     let text = std::fs::read_to_string(format!("/proc/{shim}/cgroup")).context("reading the sandbox's cgroups")?;
+    let mine = std::fs::read_to_string("/proc/self/cgroup").context("reading this process's cgroups")?;
     let me = std::process::id().to_string();
     let unified = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         "/sys/fs/cgroup".to_string()
     } else {
         "/sys/fs/cgroup/unified".to_string()
     };
-    let mut joined = 0;
-    for line in text.lines() {
-        let mut f = line.splitn(3, ':');
-        let (Some(id), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else { continue };
+    let (moves, already) = moves(&text, &mine);
+    let mut joined = already;
+    for (id, ctrl, path) in moves {
         let base =
             if id == "0" { unified.clone() } else { format!("/sys/fs/cgroup/{}", ctrl.trim_start_matches("name=")) };
         let procs = Path::new(&base).join(path.trim_start_matches('/')).join("cgroup.procs");
@@ -77,6 +77,26 @@ pub fn join_cgroup(shim: Pid) -> Result<()> {
         bail!("found none of the sandbox's cgroups under /sys/fs/cgroup");
     }
     Ok(())
+}
+
+/// The shim's cgroups (`/proc/PID/cgroup` lines: id, controllers, path)
+/// this process is not in yet, and how many it is already in. A write to
+/// cgroup.procs takes the kernel's cgroup locks even where the process
+/// already is (the root of most v1 hierarchies, for a service and for an
+/// admin's shell alike): those are skipped.
+fn moves<'a>(shim: &'a str, mine: &str) -> (Vec<(&'a str, &'a str, &'a str)>, usize) {
+    let mut already = 0;
+    let mut out = Vec::new();
+    for line in shim.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(id), Some(ctrl), Some(path)) = (f.next(), f.next(), f.next()) else { continue };
+        if mine.lines().any(|l| l == line) {
+            already += 1;
+        } else {
+            out.push((id, ctrl, path));
+        }
+    }
+    (out, already)
 }
 
 fn ns_differs(shim: Pid, ns: &str) -> bool {
@@ -112,4 +132,25 @@ pub fn confine(t: &Target, selinux: bool) -> Result<()> {
         super::userns::become_root()?;
     }
     t.confinement.apply(super::confine::Role::Joined, selinux)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_cgroups_not_shared_are_joined() {
+        let shim = "9:name=systemd:/system.slice/a.service\n4:memory:/system.slice/a.service\n3:cpuset:/\n0::/system.slice/a.service\n";
+        let mine = "9:name=systemd:/user.slice\n4:memory:/user.slice\n3:cpuset:/\n0::/user.slice\n";
+        let (moves, already) = super::moves(shim, mine);
+        assert_eq!(already, 1);
+        assert_eq!(
+            moves,
+            [
+                ("9", "name=systemd", "/system.slice/a.service"),
+                ("4", "memory", "/system.slice/a.service"),
+                ("0", "", "/system.slice/a.service")
+            ]
+        );
+        // Already in all of them (a second execute from inside): nothing to write.
+        assert_eq!(super::moves(shim, shim), (vec![], 4));
+    }
 }
