@@ -78,7 +78,7 @@ pub fn usr_aliases(abs: &str) -> Vec<String> {
 
 /// `path` is `top` or beneath it, by components.
 pub fn is_under(path: &str, top: &str) -> bool {
-    path == top || path.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
+    path == top || (top == "/" && path.starts_with('/')) || path.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
 }
 
 /// The ancestors of an absolute path, nearest first, "/" left out.
@@ -95,6 +95,13 @@ pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn beneath_by_components() {
+        assert!(is_under("/etc/apache2", "/etc") && is_under("/etc", "/etc"));
+        assert!(!is_under("/etcetera", "/etc") && !is_under("/etc", "/etc/apache2"));
+        assert!(is_under("/var/x", "/") && is_under("/", "/"));
+    }
 
     #[test]
     fn symlinks_stay_inside_the_root() {

@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -205,6 +206,148 @@ impl Txn {
     }
 }
 
+/// Changes to existing files (an upgrade): each new version written as a
+/// temporary beside its file, journalled before it is made; the commit
+/// line in the journal is the commit point, after which the renames are
+/// finished by whoever finds them (recovery rolls forward); before it,
+/// the temporaries are removed and nothing changed. The files of a
+/// sandbox's tree are reached by descriptor beneath the tree, as root
+/// inside controls it.
+pub struct RenameTxn {
+    root: PathBuf,
+    dir: PathBuf,
+    journal: File,
+    finished: bool,
+}
+
+fn pair(tmp: &Path, fin: &Path) -> Result<String> {
+    let (t, f) = (tmp.to_string_lossy(), fin.to_string_lossy());
+    if t.contains(['\t', '\n']) || f.contains(['\t', '\n']) {
+        bail!("{f}: a path with a tab or a newline cannot be journalled; rename it");
+    }
+    Ok(format!("{t}\t{f}"))
+}
+
+impl RenameTxn {
+    /// Must be called with the state lock held. `tree` is the sandbox's tree.
+    pub fn begin(layout: &Layout, name: &str, tree: &Path) -> Result<Self> {
+        let staging = layout.staging_dir();
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&staging)?;
+        let dir = staging.join(name);
+        if dir.exists() {
+            bail!("{} exists although recovery ran: remove it by hand", dir.display());
+        }
+        fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut journal = File::create(dir.join("journal"))?;
+        writeln!(journal, "op renames")?;
+        writeln!(journal, "tree {}", rel(layout.root(), tree))?;
+        journal.sync_data()?;
+        Ok(RenameTxn { root: layout.root().to_path_buf(), dir, journal, finished: false })
+    }
+
+    fn note(&mut self, line: &str) -> Result<()> {
+        writeln!(self.journal, "{line}")?;
+        self.journal.sync_data().context("writing the staging journal")
+    }
+
+    /// Journals the temporary `tmp` for `fin` (both relative to the tree,
+    /// in one directory), which the caller has just made with O_EXCL: a
+    /// name in the tree may be the sandbox's own, and a rollback must not
+    /// remove what it did not make.
+    pub fn staged_in_tree(&mut self, tmp: &Path, fin: &Path) -> Result<()> {
+        let line = format!("intree {}", pair(tmp, fin)?);
+        self.note(&line)
+    }
+
+    /// Journals the temporary `tmp` (absolute) for `fin` before the caller makes it.
+    pub fn will_stage(&mut self, tmp: &Path, fin: &Path) -> Result<()> {
+        let line =
+            format!("plain {}", pair(&PathBuf::from(rel(&self.root, tmp)), &PathBuf::from(rel(&self.root, fin)))?);
+        self.note(&line)
+    }
+
+    /// The commit point, then every rename.
+    pub fn commit(mut self) -> Result<()> {
+        self.note("commit")?;
+        self.finished = true;
+        finish_renames(&self.root, &self.dir)
+    }
+}
+
+impl Drop for RenameTxn {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Err(e) = finish_renames(&self.root, &self.dir) {
+                tracing::error!("rolling back {}: {e:#}", self.dir.display());
+            }
+        }
+    }
+}
+
+/// Rolls a rename transaction forward (committed) or back, then removes
+/// its directory. Each rename is atomic; a temporary already gone was
+/// renamed before an interruption.
+fn finish_renames(root: &Path, dir: &Path) -> Result<()> {
+    use std::ffi::OsStr;
+    let journal = fs::read_to_string(dir.join("journal")).unwrap_or_default();
+    let committed = journal.lines().any(|l| l == "commit");
+    let mut tree = None;
+    for line in journal.lines() {
+        let Some((tag, rest)) = line.split_once(' ') else { continue };
+        match tag {
+            "tree" => tree = Some(root.join(rest)),
+            "intree" => {
+                let Some((t, f)) = rest.split_once('\t') else { continue };
+                let Some(tree) = &tree else { bail!("the journal in {} names no tree", dir.display()) };
+                let (t, f) = (Path::new(t), Path::new(f));
+                let parent = t.parent().unwrap_or(Path::new(""));
+                let pd = match crate::safefs::open_beneath(
+                    crate::safefs::open_dir(tree)?.as_fd(),
+                    parent,
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+                ) {
+                    Ok(d) => d,
+                    // Its directory is gone: so is the temporary.
+                    Err(e) if crate::safefs::errno(&e) == Some(nix::libc::ENOENT) => continue,
+                    // Root inside a running sandbox controls its tree: a
+                    // directory swapped for a link since is its own loss,
+                    // never a reason to block every later command.
+                    Err(e) => {
+                        tracing::warn!("{} in {}: {e:#}; left as it is", f.display(), tree.display());
+                        continue;
+                    }
+                };
+                let tn = t.file_name().unwrap_or(OsStr::new(""));
+                let fname = f.file_name().unwrap_or(OsStr::new(""));
+                let r = if committed {
+                    nix::fcntl::renameat(pd.as_fd(), tn, pd.as_fd(), fname)
+                } else {
+                    nix::unistd::unlinkat(pd.as_fd(), tn, nix::unistd::UnlinkatFlags::NoRemoveDir)
+                };
+                match r {
+                    Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+                    // As above: what root inside put there (a directory at
+                    // the file's place) keeps the temporary beside it.
+                    Err(e) => tracing::warn!("{} in {}: {e}; left as it is", f.display(), tree.display()),
+                }
+                let _ = nix::unistd::fsync(pd.as_fd());
+            }
+            "plain" => {
+                let Some((t, f)) = rest.split_once('\t') else { continue };
+                let (t, f) = (root.join(t), root.join(f));
+                let r = if committed { fs::rename(&t, &f) } else { fs::remove_file(&t) };
+                match r {
+                    Ok(()) => sync_parents([f.as_path()]),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(|| format!("finishing {}", f.display())),
+                }
+            }
+            _ => {}
+        }
+    }
+    fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+}
+
 impl Drop for Txn {
     fn drop(&mut self) {
         if !self.finished {
@@ -285,7 +428,9 @@ pub fn recover(layout: &Layout) -> Result<()> {
     for ent in rd {
         let dir = ent?.path();
         tracing::info!("finishing an interrupted operation left in {}", dir.display());
-        undo(layout.root(), &dir).with_context(|| {
+        let renames = fs::read_to_string(dir.join("journal")).is_ok_and(|j| j.starts_with("op renames\n"));
+        let finish = if renames { finish_renames(layout.root(), &dir) } else { undo(layout.root(), &dir) };
+        finish.with_context(|| {
             format!("finishing the interrupted operation in {}: fix the cause, or remove it by hand", dir.display())
         })?;
     }
@@ -348,6 +493,37 @@ mod tests {
         recover(&l).unwrap();
         assert!(!unit.exists());
         assert_eq!(fs::read_dir(l.staging_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn renames_roll_forward_after_the_commit_and_back_before_it() {
+        let (_t, l) = setup();
+        let tree = l.state_dir("a").join("tree");
+        fs::create_dir_all(tree.join("etc")).unwrap();
+        let own = l.state_dir("a").join("own");
+        let stage = |txn: &mut RenameTxn, n: &str| {
+            fs::write(tree.join(format!("etc/.{n}.new")), "new").unwrap();
+            txn.staged_in_tree(Path::new(&format!("etc/.{n}.new")), Path::new(&format!("etc/{n}"))).unwrap();
+        };
+        for (committed, want) in [(false, "old"), (true, "new")] {
+            fs::write(tree.join("etc/f"), "old").unwrap();
+            fs::write(&own, "old").unwrap();
+            let _lk = lock(&l).unwrap();
+            let mut txn = RenameTxn::begin(&l, "a", &tree).unwrap();
+            stage(&mut txn, "f");
+            txn.will_stage(&own.with_file_name(".own.new"), &own).unwrap();
+            fs::write(own.with_file_name(".own.new"), "new").unwrap();
+            if committed {
+                txn.note("commit").unwrap();
+            }
+            // Killed here: the next command under the lock finishes it.
+            std::mem::forget(txn);
+            recover(&l).unwrap();
+            assert_eq!(fs::read_to_string(tree.join("etc/f")).unwrap(), want);
+            assert_eq!(fs::read_to_string(&own).unwrap(), want);
+            assert!(!tree.join("etc/.f.new").exists() && !own.with_file_name(".own.new").exists());
+            assert_eq!(fs::read_dir(l.staging_dir()).unwrap().count(), 0);
+        }
     }
 
     #[test]

@@ -105,6 +105,12 @@ fn delete_and_clone_round_trips() {
     let out = s.ok(&["clone", "a1", "a2"]);
     assert!(out.contains("cloned sandbox a1 to a2"), "{out}");
     assert!(s.exists(&tree("a2", "/etc/apache2/apache2.conf")));
+    // The clone descends from what a1 got: diff and upgrade have its base.
+    s.sh_ok(&format!("sed -i 's/^Timeout 300$/Timeout 302/' {}", tree("a1", "/etc/apache2/apache2.conf")));
+    s.ok(&["clone", "a1", "a3"]);
+    let d = s.ok(&["diff", "a3", "/etc/apache2/apache2.conf"]);
+    assert!(d.contains("-Timeout 300\n+Timeout 302\n"), "{d}");
+    s.ok(&["delete", "a3"]);
     let l1: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a1", "--json"])).unwrap();
     let l2: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a2", "--json"])).unwrap();
     assert_ne!(l1["label"], l2["label"], "a clone gets its own label");

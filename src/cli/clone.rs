@@ -106,6 +106,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     for k in old.plan.keys.iter().filter(|k| k.how.is_new()) {
         crate::plan::keys::make(layout, k, &built.join(TREE), &cfg.name, cfg.container.private_users)?;
     }
+    crate::pristine::copy_for_clone(&src_state, &built)?;
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;
     Manifest { plan: old.plan, stats, label_note: label_note.clone(), cloned_from: Some(src.name.clone()) }
         .write(&built.join(MANIFEST))?;

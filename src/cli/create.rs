@@ -255,6 +255,9 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     if let Some(base) = cfg.container.private_users {
         crate::runtime::userns::shift_tree(&tree, 0, base)?;
     }
+    // What the sandbox got, for upgrade's merges and diff (the id shift
+    // and the label change no content).
+    crate::pristine::record(&plan, &tree, &built)?;
     let label_note = label::label_tree(&tree, cfg.label.as_ref())?;
     Manifest { plan: plan.clone(), stats: stats.clone(), label_note: label_note.clone(), cloned_from: None }
         .write(&built.join(MANIFEST))?;

@@ -25,8 +25,20 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
             n => anyhow::bail!("{n} sandbox configuration(s) damaged: see above"),
         }
     };
+    // What a running sandbox maps that the host replaced since it started.
+    let stale = |name: &str| match crate::runtime::control::shim_pid(name) {
+        Ok(shim) if layout.is_live() => crate::stalemaps::of_sandbox(shim.as_raw()),
+        _ => Vec::new(),
+    };
     if a.json {
-        let v: Vec<serde_json::Value> = configs.iter().map(super::status::summary).collect();
+        let v: Vec<serde_json::Value> = configs
+            .iter()
+            .map(|c| {
+                let mut v = super::status::summary(c);
+                v["restart_needed"] = serde_json::json!(stale(&c.name).into_iter().map(|(f, _)| f).collect::<Vec<_>>());
+                v
+            })
+            .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return done(damaged);
     }
@@ -37,7 +49,8 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
             Payload::Command(cmd) => shell_words::join(cmd),
         };
         let label = c.label.map_or_else(|| "inherit".into(), |l| l.to_string());
-        println!("{:<20} {:<32} {:<14} {runs}", c.name, c.unit, label);
+        let mark = if stale(&c.name).is_empty() { "" } else { "  [restart needed]" };
+        println!("{:<20} {:<32} {:<14} {runs}{mark}", c.name, c.unit, label);
     }
     done(damaged)
 }

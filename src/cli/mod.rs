@@ -6,16 +6,19 @@ mod connect;
 mod create;
 mod delete;
 mod describe;
+mod diff;
 mod execute;
 mod list;
 mod logrotate;
 mod reload;
 mod run;
 mod runtime_dir;
+mod security;
 mod start_stop;
 mod status;
 mod unix_socket;
 mod update;
+mod upgrade;
 mod wait_listen;
 
 use crate::layout::Layout;
@@ -52,9 +55,11 @@ pub enum Command {
     Start(start_stop::Args),
     /// Stop a sandbox through systemd and wait until it is down.
     Stop(start_stop::Args),
-    /// Restart a sandbox through systemd and wait until it is up.
-    Restart(start_stop::Args),
+    Restart(start_stop::RestartArgs),
     Update(update::Args),
+    Upgrade(upgrade::Args),
+    Diff(diff::Args),
+    Security(security::Args),
     Reload(reload::Args),
     Execute(execute::Args),
     Connect(connect::Args),
@@ -94,8 +99,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Run(a) => return run::run(&layout, a),
         Command::Start(a) => start_stop::run(&layout, a, Job::Start, cli.quiet),
         Command::Stop(a) => start_stop::run(&layout, a, Job::Stop, cli.quiet),
-        Command::Restart(a) => start_stop::run(&layout, a, Job::Restart, cli.quiet),
+        Command::Restart(a) => start_stop::restart(&layout, a, cli.quiet),
         Command::Update(a) => update::run(&layout, a, cli.quiet),
+        Command::Upgrade(a) => upgrade::run(&layout, a, cli.quiet),
+        Command::Diff(a) => diff::run(&layout, a),
+        Command::Security(a) => security::run(&layout, a),
         Command::Reload(a) => reload::run(&layout, a, cli.quiet),
         Command::Execute(a) => return execute::run(&layout, a),
         Command::Connect(a) => return connect::run(&layout, a),

@@ -13,6 +13,53 @@ pub struct Args {
     pub name: String,
 }
 
+/// Restart a sandbox through systemd and wait until it is up.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  sandbox-service restart web1\n  sandbox-service restart --needed")]
+pub struct RestartArgs {
+    /// Only if its service still runs a program or library the host's
+    /// package manager replaced since it started; with no NAME, every
+    /// such sandbox, one at a time, each up before the next.
+    #[arg(long)]
+    pub needed: bool,
+    /// The sandbox's name.
+    #[arg(required_unless_present = "needed", add = clap_complete::engine::ArgValueCandidates::new(super::complete::names))]
+    pub name: Option<String>,
+}
+
+pub fn restart(layout: &Layout, a: RestartArgs, quiet: bool) -> Result<()> {
+    let Some(name) = a.name.clone().filter(|_| !a.needed) else {
+        return restart_needed(layout, a.name.as_deref(), quiet);
+    };
+    run(layout, Args { name }, Job::Restart, quiet)
+}
+
+/// `restart --needed`: in turn, each sandbox whose processes map a file
+/// replaced on the host; each restart job ends when the unit is ready
+/// (Type=notify: the shim's readiness), so the next waits for it.
+fn restart_needed(layout: &Layout, only: Option<&str>, quiet: bool) -> Result<()> {
+    layout.require_live()?;
+    let configs = match only {
+        Some(n) => vec![config::load_named(layout, n)?],
+        None => config::load_all(layout)?,
+    };
+    let mut restarted = 0;
+    for c in &configs {
+        let Ok(shim) = crate::runtime::control::shim_pid(&c.name) else { continue };
+        let stale = crate::stalemaps::of_sandbox(shim.as_raw());
+        let Some(why) = crate::stalemaps::summary(&stale) else { continue };
+        if !quiet {
+            println!("{}: {why}", c.name);
+        }
+        run(layout, Args { name: c.name.clone() }, Job::Restart, quiet)?;
+        restarted += 1;
+    }
+    if restarted == 0 && !quiet {
+        println!("no running sandbox needs a restart");
+    }
+    Ok(())
+}
+
 pub fn run(layout: &Layout, a: Args, job: Job, quiet: bool) -> Result<()> {
     layout.require_live()?;
     let cfg = config::load_named(layout, &a.name)?;

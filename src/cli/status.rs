@@ -89,9 +89,15 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         }
         _ => Vec::new(),
     };
+    // Replaced on the host since it started: what the running service maps.
+    let stale = match (&running, crate::runtime::control::shim_pid(&c.name)) {
+        (Some(_), Ok(shim)) => crate::stalemaps::of_sandbox(shim.as_raw()),
+        _ => Vec::new(),
+    };
     if a.json {
         let mut v = summary(&c);
         v["hints"] = json!(hints);
+        v["restart_needed"] = json!(stale.iter().map(|(f, _)| f).collect::<Vec<_>>());
         v["config"] = json!(path);
         v["state_dir"] = json!(state_dir);
         v["tree"] = json!(state_dir.join(TREE));
@@ -116,6 +122,9 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         let up = (sandbox::now() * 1_000_000).saturating_sub(r.active_since_usec) / 1_000_000;
         let mem = r.memory.map_or("not accounted".to_string(), |m| format!("{:.1} MiB", m as f64 / 1048576.0));
         println!("running:  pid {} ({}), up {}, memory {mem}", r.main_pid, r.sub_state, uptime(up));
+    }
+    if let Some(why) = crate::stalemaps::summary(&stale) {
+        println!("restart:  {why} (sandbox-service restart --needed)");
     }
     match &c.payload {
         Payload::Services(s) => println!("services: {}", s.join(" ")),

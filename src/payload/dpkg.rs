@@ -17,6 +17,10 @@ struct Entry {
     info: PackageInfo,
     /// Conffiles and their md5, from the status file.
     conffiles: HashMap<String, String>,
+    /// Conffiles the installed version no longer ships ("obsolete" in the
+    /// status file): dpkg leaves them on disk, listed, but they are not
+    /// the package's any more.
+    obsolete: std::collections::HashSet<String>,
 }
 
 impl DpkgDb {
@@ -94,7 +98,7 @@ impl PackageDb for DpkgDb {
             sums.lines().filter_map(|l| l.split_once("  ")).map(|(sum, p)| (format!("/{p}"), sum)).collect();
         Ok(text
             .lines()
-            .filter(|l| l.starts_with('/') && *l != "/.")
+            .filter(|l| l.starts_with('/') && *l != "/." && !e.obsolete.contains(*l))
             .map(|p| {
                 let conf = e.conffiles.get(p);
                 PkgFile {
@@ -166,17 +170,17 @@ fn parse_status(text: &str) -> HashMap<String, Entry> {
         }
         let mut provides = vec![name.clone()];
         provides.extend(fields.get("Provides").map(|f| dependency_names(f)).unwrap_or_default());
-        let conffiles = fields
-            .get("Conffiles")
-            .map(|c| {
-                c.lines()
-                    .filter_map(|l| {
-                        let mut w = l.split_whitespace();
-                        Some((w.next()?.to_string(), w.next()?.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut conffiles = HashMap::new();
+        let mut obsolete = std::collections::HashSet::new();
+        for l in fields.get("Conffiles").map(|c| c.lines().collect::<Vec<_>>()).unwrap_or_default() {
+            let mut w = l.split_whitespace();
+            let (Some(path), Some(sum)) = (w.next(), w.next()) else { continue };
+            if w.any(|flag| flag == "obsolete") {
+                obsolete.insert(path.to_string());
+            } else {
+                conffiles.insert(path.to_string(), sum.to_string());
+            }
+        }
         let info = PackageInfo {
             name: name.clone(),
             version: fields.get("Version").cloned().unwrap_or_default(),
@@ -186,7 +190,7 @@ fn parse_status(text: &str) -> HashMap<String, Entry> {
             provides,
             db: "dpkg",
         };
-        out.insert(name.clone(), Entry { info, conffiles });
+        out.insert(name.clone(), Entry { info, conffiles, obsolete });
     }
     out
 }
@@ -196,7 +200,7 @@ mod tests {
     use super::*;
 
     const STATUS: &str = "Package: apache2\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.4.71-1\n\
-Depends: apache2-bin (= 2.4.71-1), perl:any\nProvides: httpd, httpd-cgi\nConffiles:\n /etc/apache2/apache2.conf 354c\n /etc/apache2/envvars e443\n\n\
+Depends: apache2-bin (= 2.4.71-1), perl:any\nProvides: httpd, httpd-cgi\nConffiles:\n /etc/apache2/apache2.conf 354c\n /etc/apache2/envvars e443\n /etc/apache2/old.conf 9999 obsolete\n\n\
 Package: apache2-bin\nStatus: install ok installed\nArchitecture: amd64\nSource: apache2 (2.4.71-1)\nVersion: 2.4.71-1\n\n\
 Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
 
@@ -209,6 +213,7 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         assert_eq!(a.info.depends, vec!["apache2-bin", "perl"]);
         assert_eq!(a.info.provides, vec!["apache2", "httpd", "httpd-cgi"]);
         assert_eq!(a.conffiles["/etc/apache2/envvars"], "e443");
+        assert!(!a.conffiles.contains_key("/etc/apache2/old.conf") && a.obsolete.contains("/etc/apache2/old.conf"));
         assert_eq!(p["apache2-bin"].info.source, "apache2");
     }
 
@@ -218,8 +223,12 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         let info = t.path().join("var/lib/dpkg/info");
         std::fs::create_dir_all(&info).unwrap();
         std::fs::write(t.path().join("var/lib/dpkg/status"), STATUS).unwrap();
-        std::fs::write(info.join("apache2.list"), "/.\n/etc\n/etc/apache2\n/etc/apache2/envvars\n/usr/sbin/a2enmod\n")
-            .unwrap();
+        // dpkg keeps an obsolete conffile listed; it is no longer the package's.
+        std::fs::write(
+            info.join("apache2.list"),
+            "/.\n/etc\n/etc/apache2\n/etc/apache2/envvars\n/etc/apache2/old.conf\n/usr/sbin/a2enmod\n",
+        )
+        .unwrap();
         std::fs::write(info.join("apache2.md5sums"), "abcd  usr/sbin/a2enmod\n").unwrap();
         std::fs::write(info.join("apache2-bin:amd64.list"), "/.\n/etc\n/usr/sbin/apache2\n").unwrap();
         let db = DpkgDb::open(&Layout::new(Some(t.path()))).unwrap().unwrap();

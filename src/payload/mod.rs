@@ -182,3 +182,32 @@ mod tests {
         );
     }
 }
+
+/// Whether `data` has the digest a package database recorded (`algo:hex`,
+/// as PkgFile::digest), or None for an algorithm not known here.
+pub fn digest_matches(data: &[u8], digest: &str) -> Option<bool> {
+    use sha2::Digest;
+    let (algo, hex) = digest.split_once(':')?;
+    let got = match algo {
+        "md5" => format!("{:x}", md5::Md5::digest(data)),
+        "sha2_256" | "sha256" => format!("{:x}", sha2::Sha256::digest(data)),
+        "sha2_384" | "sha384" => format!("{:x}", sha2::Sha384::digest(data)),
+        "sha2_512" | "sha512" => format!("{:x}", sha2::Sha512::digest(data)),
+        _ => return None,
+    };
+    Some(got.eq_ignore_ascii_case(hex))
+}
+
+#[cfg(test)]
+mod digest_tests {
+    #[test]
+    fn digests_as_dpkg_and_rpm_record_them() {
+        assert_eq!(super::digest_matches(b"abc", "md5:900150983cd24fb0d6963f7d28e17f72"), Some(true));
+        assert_eq!(
+            super::digest_matches(b"abc", "sha2_256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            Some(true)
+        );
+        assert_eq!(super::digest_matches(b"abd", "md5:900150983cd24fb0d6963f7d28e17f72"), Some(false));
+        assert_eq!(super::digest_matches(b"abc", "crc32:1234"), None);
+    }
+}
