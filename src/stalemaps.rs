@@ -26,25 +26,51 @@ pub fn deleted_in_maps(maps: &str) -> BTreeSet<String> {
     out
 }
 
-/// The replaced files that the processes in `shim`'s pid namespace (the
-/// sandbox's: the shim is its PID 1) map, with how many processes map them.
-pub fn of_sandbox(shim: i32) -> Vec<(String, usize)> {
-    let Ok(ns) = std::fs::read_link(format!("/proc/{shim}/ns/pid")) else { return Vec::new() };
-    let mut count: std::collections::BTreeMap<String, usize> = Default::default();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
-        if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() != Some(&ns) {
-            continue;
+/// The host's processes by pid namespace, read once: `list` asks for
+/// every running sandbox, and reading /proc for each would cost as many
+/// passes over it as there are sandboxes.
+pub struct Scan {
+    by_ns: std::collections::HashMap<std::path::PathBuf, Vec<String>>,
+}
+
+impl Scan {
+    pub fn new() -> Self {
+        let mut by_ns: std::collections::HashMap<std::path::PathBuf, Vec<String>> = Default::default();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { continue };
+            // A process gone in between is no one's.
+            if let Ok(ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid")) {
+                by_ns.entry(ns).or_default().push(pid.to_string());
+            }
         }
-        // A process gone in between maps nothing.
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-        for f in deleted_in_maps(&maps) {
-            *count.entry(f).or_default() += 1;
-        }
+        Scan { by_ns }
     }
-    count.into_iter().collect()
+
+    /// The replaced files that the processes in `shim`'s pid namespace
+    /// (the sandbox's: the shim is its PID 1) map, with how many map each.
+    pub fn of_sandbox(&self, shim: i32) -> Vec<(String, usize)> {
+        let Ok(ns) = std::fs::read_link(format!("/proc/{shim}/ns/pid")) else { return Vec::new() };
+        let mut count: std::collections::BTreeMap<String, usize> = Default::default();
+        for pid in self.by_ns.get(&ns).into_iter().flatten() {
+            let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+            for f in deleted_in_maps(&maps) {
+                *count.entry(f).or_default() += 1;
+            }
+        }
+        count.into_iter().collect()
+    }
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `Scan` for one sandbox.
+pub fn of_sandbox(shim: i32) -> Vec<(String, usize)> {
+    Scan::new().of_sandbox(shim)
 }
 
 /// One line for `status` and `list`: what needs the restart.

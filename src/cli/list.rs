@@ -26,8 +26,9 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         }
     };
     // What a running sandbox maps that the host replaced since it started.
-    let stale = |name: &str| match crate::runtime::control::shim_pid(name) {
-        Ok(shim) if layout.is_live() => crate::stalemaps::of_sandbox(shim.as_raw()),
+    let scan = layout.is_live().then(crate::stalemaps::Scan::new);
+    let stale = |name: &str| match (&scan, crate::runtime::control::shim_pid(name)) {
+        (Some(scan), Ok(shim)) => scan.of_sandbox(shim.as_raw()),
         _ => Vec::new(),
     };
     if a.json {

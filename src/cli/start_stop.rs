@@ -44,9 +44,11 @@ fn restart_needed(layout: &Layout, only: Option<&str>, quiet: bool) -> Result<()
         None => config::load_all(layout)?,
     };
     let mut restarted = 0;
+    // Read before the first restart: each restart changes only its own sandbox.
+    let scan = crate::stalemaps::Scan::new();
     for c in &configs {
         let Ok(shim) = crate::runtime::control::shim_pid(&c.name) else { continue };
-        let stale = crate::stalemaps::of_sandbox(shim.as_raw());
+        let stale = scan.of_sandbox(shim.as_raw());
         let Some(why) = crate::stalemaps::summary(&stale) else { continue };
         if !quiet {
             println!("{}: {why}", c.name);

@@ -110,13 +110,19 @@ fn unit_text(layout: &Layout, cfg: &SandboxConfig, service: &str) -> Result<(Str
     Ok((unit, text))
 }
 
-/// The other sandboxes' configs. One that does not parse is reported and
-/// passed over: a broken neighbour must not keep this sandbox from starting.
-fn other_configs(layout: &Layout, name: &str) -> Vec<SandboxConfig> {
+/// The other sandboxes' configs whose text `may_be` says may matter. One
+/// that does not parse is reported and passed over: a broken neighbour
+/// must not keep this sandbox from starting.
+fn other_configs(layout: &Layout, name: &str, may_be: impl Fn(&str) -> bool) -> Vec<SandboxConfig> {
     let Ok(rd) = std::fs::read_dir(layout.config_dir()) else { return Vec::new() };
     let mut out = Vec::new();
     for p in rd.flatten().map(|e| e.path()) {
         if p.extension().is_none_or(|e| e != "sandbox") || p.file_stem().is_some_and(|s| s == name) {
+            continue;
+        }
+        // Reading is cheap, parsing is not: each start of N sandboxes
+        // would parse N configs.
+        if !std::fs::read_to_string(&p).is_ok_and(|t| may_be(&t)) {
             continue;
         }
         match SandboxConfig::load(&p) {
@@ -138,7 +144,11 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     if let Some(l) = cfg.label {
         // Two sandboxes with one label could reach each other's files
         // under SELinux: refuse to start rather than share.
-        if let Some(other) = other_configs(layout, name).iter().find(|o| o.label == Some(l)) {
+        // Only a file naming both categories can hold the same label.
+        let text = l.to_string();
+        let cats: Vec<&str> = text.trim_start_matches("s0:").split(',').collect();
+        let same = other_configs(layout, name, |t| cats.iter().all(|c| t.contains(c)));
+        if let Some(other) = same.iter().find(|o| o.label == Some(l)) {
             bail!(
                 "label {l} of sandbox '{name}' is also used by sandbox '{}': give one of them another label \
                  (sandbox-service clone -s dynamic, or edit label= in its .sandbox file)",
@@ -346,7 +356,7 @@ pub fn run(layout: &Layout, name: &str) -> Result<supervise::Outcome> {
     }
     let mut v6 = false;
     if launch.cfg.container.network == Network::Private {
-        let mut all = other_configs(layout, name);
+        let mut all = other_configs(layout, name, |_| true);
         all.push(launch.cfg.clone());
         v6 = crate::network::prepare_host(&crate::network::forwards(&all))?;
     }
