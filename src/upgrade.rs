@@ -64,7 +64,8 @@ pub struct Upgrade {
 impl Upgrade {
     /// Whether applying it changes anything.
     pub fn changes(&self) -> bool {
-        self.packages.iter().any(|p| p.to.as_deref() != Some(p.from.as_str()))
+        // A package no longer installed changes nothing: its files stay.
+        self.packages.iter().any(|p| p.to.as_deref().is_some_and(|t| t != p.from))
             || self.steps.iter().any(|s| s.new_base.is_some() || !matches!(s.action, Action::Keep | Action::Report))
     }
 

@@ -156,6 +156,24 @@ fn an_rpm_upgrade_is_merged_into_the_sandbox() {
         serde_json::from_str(&stdout(&tool_root(root, &["diff", "--json", "t1", "/etc/tinysvc/other.conf"]))).unwrap();
     assert_eq!(json[0]["status"], "changed-config", "{json}");
     assert_eq!(json[0]["host"], "differs", "{json}");
+
+    // The package removed from the host: its files in the sandbox stay, said each time.
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", "/usr/lib/sysimage/rpm", "-e", "--nodeps", "--noscripts", "tinysvc"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for _ in 0..2 {
+        let gone = stdout(&tool_root(root, &["upgrade", "t1"]));
+        assert!(gone.contains("t1: up to date with its packages"), "{gone}");
+        assert!(
+            gone.contains("tinysvc 2.0-1 is no longer installed on the host: its files in the sandbox stay"),
+            "{gone}"
+        );
+    }
+    assert_eq!(read(tree.join("etc/tinysvc/tinysvc.conf")), "A\nb\nc\nd\nE\n");
 }
 
 #[test]

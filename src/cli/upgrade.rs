@@ -51,6 +51,12 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         if !up.changes() {
             if !quiet {
                 println!("{name}: up to date with its packages");
+                for p in up.packages.iter().filter(|p| p.to.is_none()) {
+                    println!(
+                        "{name}: {} {} is no longer installed on the host: its files in the sandbox stay",
+                        p.name, p.from
+                    );
+                }
             }
             continue;
         }
