@@ -159,6 +159,22 @@ pub fn apply(tree: &Path, label: &McsLabel) -> Result<()> {
     Ok(())
 }
 
+/// Labels one file made later in a sandbox's tree (by `upgrade`), by its
+/// descriptor: a path in a live tree could lead elsewhere by then. Only
+/// when SELinux is on and the sandbox has a label, as `label_tree`.
+pub fn apply_to_fd(fd: &impl std::os::fd::AsRawFd, label: Option<&McsLabel>) -> Result<()> {
+    let Some(label) = label.filter(|_| selinux_enabled()) else { return Ok(()) };
+    let ctx = file_context(label);
+    let c = std::ffi::CString::new(ctx.clone()).expect("no NUL in a context");
+    let sc = selinux::SecurityContext::from_c_str(&c, false);
+    sc.set_for_file(fd).with_context(|| {
+        format!(
+            "labelling a new file {ctx}: is the sandbox_service policy module loaded (semodule -i sandbox_service.pp)?"
+        )
+    })?;
+    Ok(())
+}
+
 /// Labels a sandbox's tree when SELinux is on; says plainly when it is not.
 pub fn label_tree(tree: &Path, label: Option<&McsLabel>) -> Result<String> {
     let Some(l) = label else {

@@ -152,6 +152,7 @@ fn apply(
                 .with_context(|| format!("setting the owner of {target}"))?;
             nix::sys::stat::fchmod(fd.as_fd(), nix::sys::stat::Mode::from_bits_truncate(mode))
                 .with_context(|| format!("setting the mode of {target}"))?;
+            crate::label::apply_to_fd(&fd, cfg.label.as_ref())?;
             let mut f = std::fs::File::from(fd);
             f.write_all(content).and_then(|()| f.sync_all()).with_context(|| format!("writing {target}"))?;
         }
