@@ -4,6 +4,7 @@
 //! configuration; one changed elsewhere (/var) is the service's state or
 //! logs, written as it ran.
 
+use crate::layout::Layout;
 use crate::plan::Plan;
 use crate::pristine::{sha256_hex, Baseline};
 use anyhow::{Context, Result};
@@ -74,12 +75,12 @@ fn is_config(plan: &Plan, path: &str) -> bool {
     crate::rootpath::is_under(path, "/etc") || plan.files.iter().any(|f| f.path == path && f.config)
 }
 
-fn host_copy(root: &Path, path: &str, now: Option<&[u8]>) -> &'static str {
+fn host_copy(layout: &Layout, path: &str, now: Option<&[u8]>) -> &'static str {
     if crate::secrets::secret(path).is_some() {
         // Not read: the host keeps it from the sandbox.
         return "secret";
     }
-    let host = crate::layout::Layout::new(Some(root)).host(path);
+    let host = layout.host(path);
     match std::fs::metadata(&host) {
         // Read only a regular file: the tree names the path, and a FIFO of
         // the host's (postfix's under /var/spool) would never answer.
@@ -96,7 +97,7 @@ fn host_copy(root: &Path, path: &str, now: Option<&[u8]>) -> &'static str {
 /// Every file of the tree at `tree_path` (open at `tree`), and every file
 /// of the baseline gone from it, under `under` ("/" for all).
 pub fn survey(
-    root: &Path,
+    layout: &Layout,
     plan: &Plan,
     base: &Baseline,
     state: &Path,
@@ -134,7 +135,7 @@ pub fn survey(
             _ => None,
         };
         out.push(FileDrift {
-            host: host_copy(root, &path, Some(&now)),
+            host: host_copy(layout, &path, Some(&now)),
             status,
             size_then: then.map(|t| t.size),
             size_now: Some(now.len() as u64),
@@ -146,7 +147,7 @@ pub fn survey(
         out.push(FileDrift {
             path: path.clone(),
             status: Status::Removed,
-            host: host_copy(root, path, None),
+            host: host_copy(layout, path, None),
             size_then: Some(t.size),
             size_now: None,
             diff: None,

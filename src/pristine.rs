@@ -85,13 +85,7 @@ pub fn record(plan: &Plan, tree: &Path, state: &Path) -> Result<Baseline> {
         let kept = !key && size <= KEEP_MAX && worth_keeping(&inside, plan);
         if kept {
             let to = content_path(state, &inside);
-            if let Some(p) = to.parent() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(p)
-                    .with_context(|| format!("creating {}", p.display()))?;
-            }
+            parent_dirs(&to)?;
             std::fs::copy(e.path(), &to).with_context(|| format!("keeping {}", inside))?;
             std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         }
@@ -131,22 +125,7 @@ impl Baseline {
     /// Writes the index to `path` (in the baseline's directory, made if
     /// missing), for the caller to rename into place.
     pub fn write_to(&self, path: &Path) -> Result<()> {
-        if let Some(d) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(d)
-                .with_context(|| format!("creating {}", d.display()))?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        std::io::Write::write_all(&mut f, (serde_json::to_string_pretty(self)? + "\n").as_bytes())?;
-        f.sync_all().with_context(|| format!("writing {}", path.display()))
+        write_private(path, (serde_json::to_string_pretty(self)? + "\n").as_bytes())
     }
 
     /// The content `inside` had at create (or at the last upgrade), where kept.
@@ -172,26 +151,36 @@ impl Baseline {
     /// beside its place, for the caller to rename at its commit.
     pub fn stage(&mut self, state: &Path, inside: &str, data: &[u8]) -> Result<(PathBuf, PathBuf)> {
         let to = content_path(state, inside);
-        if let Some(p) = to.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(p)
-                .with_context(|| format!("creating {}", p.display()))?;
-        }
         let tmp = Self::staged_path(state, inside);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::io::Write::write_all(&mut f, data)?;
-        f.sync_all()?;
+        write_private(&tmp, data)?;
         self.files.insert(inside.to_string(), Entry { size: data.len() as u64, sha256: sha256_hex(data), kept: true });
         Ok((tmp, to))
     }
+}
+
+/// Makes the missing parents of `p`, root's only.
+fn parent_dirs(p: &Path) -> Result<()> {
+    let Some(d) = p.parent() else { return Ok(()) };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(d)
+        .with_context(|| format!("creating {}", d.display()))
+}
+
+/// `data` at `path` (its parents made), root's only, on disk before it returns.
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    parent_dirs(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut f, data)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Copies a source sandbox's baseline for its clone: the clone's tree

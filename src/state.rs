@@ -72,20 +72,35 @@ fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned()
 }
 
+/// The staging directory of an operation on sandbox `name`, made, and its
+/// journal, begun with `head` (what kind of operation, on what).
+fn begin_journal(layout: &Layout, name: &str, head: &[String]) -> Result<(PathBuf, File)> {
+    let staging = layout.staging_dir();
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(&staging)?;
+    let dir = staging.join(name);
+    if dir.exists() {
+        bail!("{} exists although recovery ran: remove it by hand", dir.display());
+    }
+    fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut journal = File::create(dir.join("journal"))?;
+    for line in head {
+        writeln!(journal, "{line}")?;
+    }
+    journal.sync_data()?;
+    Ok((dir, journal))
+}
+
 impl Txn {
     /// Must be called with the state lock held.
     pub fn begin(layout: &Layout, name: &str, op: Op) -> Result<Self> {
-        let staging = layout.staging_dir();
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&staging)?;
-        let dir = staging.join(name);
-        if dir.exists() {
-            bail!("{} exists although recovery ran: remove it by hand", dir.display());
-        }
-        fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut journal = File::create(dir.join("journal"))?;
-        writeln!(journal, "op {}", if op == Op::Create { "create" } else { "delete" })?;
-        writeln!(journal, "config {}", rel(layout.root(), &layout.config_file(name)))?;
-        journal.sync_data()?;
+        let (dir, journal) = begin_journal(
+            layout,
+            name,
+            &[
+                format!("op {}", if op == Op::Create { "create" } else { "delete" }),
+                format!("config {}", rel(layout.root(), &layout.config_file(name))),
+            ],
+        )?;
         Ok(Txn {
             root: layout.root().to_path_buf(),
             dir,
@@ -231,17 +246,8 @@ fn pair(tmp: &Path, fin: &Path) -> Result<String> {
 impl RenameTxn {
     /// Must be called with the state lock held. `tree` is the sandbox's tree.
     pub fn begin(layout: &Layout, name: &str, tree: &Path) -> Result<Self> {
-        let staging = layout.staging_dir();
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&staging)?;
-        let dir = staging.join(name);
-        if dir.exists() {
-            bail!("{} exists although recovery ran: remove it by hand", dir.display());
-        }
-        fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut journal = File::create(dir.join("journal"))?;
-        writeln!(journal, "op renames")?;
-        writeln!(journal, "tree {}", rel(layout.root(), tree))?;
-        journal.sync_data()?;
+        let (dir, journal) =
+            begin_journal(layout, name, &["op renames".to_string(), format!("tree {}", rel(layout.root(), tree))])?;
         Ok(RenameTxn { root: layout.root().to_path_buf(), dir, journal, finished: false })
     }
 

@@ -6,6 +6,7 @@
 //! `--dry-run` prints it, `upgrade` applies it (cli/upgrade.rs), and the
 //! manifest then records the new versions.
 
+use crate::layout::Layout;
 use crate::merge::{self, Outcome};
 use crate::payload::{Databases, PkgFile};
 use crate::plan::{Kind, PayloadFile, Plan, PlannedPackage};
@@ -123,7 +124,8 @@ impl Upgrade {
 /// inside may have put a FIFO or a link there), None where absent.
 pub fn read_in_tree(tree: BorrowedFd, rel: &Path) -> Result<Option<Vec<u8>>> {
     use nix::fcntl::OFlag;
-    let fd = match crate::safefs::open_beneath(tree, rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW) {
+    // open_beneath never follows a link and never blocks on a FIFO.
+    let fd = match crate::safefs::open_beneath(tree, rel, OFlag::O_RDONLY) {
         Ok(fd) => fd,
         Err(e) if matches!(crate::safefs::errno(&e), Some(nix::libc::ENOENT) | Some(nix::libc::ENOTDIR)) => {
             return Ok(None)
@@ -131,7 +133,7 @@ pub fn read_in_tree(tree: BorrowedFd, rel: &Path) -> Result<Option<Vec<u8>>> {
         Err(e) => return Err(e),
     };
     let st = nix::sys::stat::fstat(fd.as_fd()).with_context(|| format!("reading {}", rel.display()))?;
-    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+    if crate::safefs::kind(&st) != crate::safefs::Kind::File {
         anyhow::bail!("/{} in the sandbox is not a regular file: move it away, then upgrade again", rel.display());
     }
     let mut data = Vec::new();
@@ -145,9 +147,9 @@ pub fn read_in_tree(tree: BorrowedFd, rel: &Path) -> Result<Option<Vec<u8>>> {
 /// The package's new version of `f` on the host: the file itself where it
 /// matches the database's digest, else the copy the package manager put
 /// beside a file the host's admin changed (.dpkg-dist, .dpkg-new, .rpmnew).
-fn new_version(root: &Path, f: &PkgFile) -> Result<Option<Vec<u8>>> {
+fn new_version(layout: &Layout, f: &PkgFile) -> Result<Option<Vec<u8>>> {
     for suffix in ["", ".dpkg-dist", ".dpkg-new", ".rpmnew"] {
-        let p = crate::layout::Layout::new(Some(root)).host(format!("{}{suffix}", f.path));
+        let p = layout.host(format!("{}{suffix}", f.path));
         let data = match std::fs::read(&p) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -172,7 +174,7 @@ fn beside(path: &str, db: &str) -> String {
 /// before baselines were kept: then only files unchanged since create, by
 /// the package's old digest, are brought forward; the rest conflict).
 pub fn build(
-    root: &Path,
+    layout: &Layout,
     dbs: &Databases,
     plan: &Plan,
     base: Option<&Baseline>,
@@ -221,7 +223,7 @@ pub fn build(
             let rel = Path::new(f.path.trim_start_matches('/'));
             let ours = read_in_tree(tree, rel)?;
             let new_in = format!("{} {}", pkg.name, info.version);
-            let Some(theirs) = new_version(root, f)? else {
+            let Some(theirs) = new_version(layout, f)? else {
                 up.steps.push(Step {
                     path: f.path.clone(),
                     action: Action::Report,

@@ -43,7 +43,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
     }
     let tree_path = state.join(TREE);
     let tree = crate::safefs::open_dir(&tree_path)?;
-    let files = drift::survey(layout.root(), &manifest.plan, &base, &state, &tree_path, tree.as_fd(), under)?;
+    let files = drift::survey(layout, &manifest.plan, &base, &state, &tree_path, tree.as_fd(), under)?;
     let shown: Vec<&drift::FileDrift> =
         files.iter().filter(|f| a.all || f.status != drift::Status::Unchanged || f.host == "differs").collect();
     if a.json {

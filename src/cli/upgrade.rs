@@ -47,7 +47,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
         let manifest = Manifest::load(&manifest_path)?;
         let base = Baseline::load(&state_dir)?;
         let tree = crate::safefs::open_dir(&state_dir.join(TREE))?;
-        let up = upgrade::build(layout.root(), &dbs, &manifest.plan, base.as_ref(), &state_dir, tree.as_fd())?;
+        let up = upgrade::build(layout, &dbs, &manifest.plan, base.as_ref(), &state_dir, tree.as_fd())?;
         if !up.changes() {
             if !quiet {
                 println!("{name}: up to date with its packages");
@@ -97,7 +97,7 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
 /// where it has one, else the host's (shifted into a user namespace's range).
 fn owner_mode(layout: &Layout, tree: BorrowedFd, path: &str, shift: Option<u32>) -> Result<(u32, u32, u32)> {
     let rel = Path::new(path.trim_start_matches('/'));
-    if let Ok(fd) = crate::safefs::open_beneath(tree, rel, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW) {
+    if let Ok(fd) = crate::safefs::open_beneath(tree, rel, nix::fcntl::OFlag::O_PATH) {
         let st = nix::sys::stat::fstat(fd.as_fd()).context("reading a file's owner")?;
         return Ok((st.st_uid, st.st_gid, st.st_mode & 0o7777));
     }
