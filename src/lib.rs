@@ -6,6 +6,7 @@ pub mod config;
 pub mod diagnose;
 pub mod drift;
 pub mod envfile;
+pub mod export;
 pub mod exposure;
 pub mod interrupt;
 pub mod label;

@@ -21,12 +21,22 @@ fn main() {
 fn real_main() -> Result<i32> {
     let mut args = std::env::args().skip(1);
     let (mut name, mut units, mut command, mut tmpfiles) = (None, Vec::new(), Vec::new(), None);
+    // An exported sandbox (sandbox-service export): no runtime of ours
+    // made the Landlock domain, so the shim makes it for itself.
+    let (mut writable, mut bind, mut connect): (Option<Vec<String>>, Option<String>, Option<String>) =
+        (None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next(),
             "--unit" => units.push((args.next().context("--unit needs a file")?, false)),
             "--pulled" => units.push((args.next().context("--pulled needs a file")?, true)),
             "--tmpfiles" => tmpfiles = Some(args.next().context("--tmpfiles needs a file")?),
+            "--landlock-writable" => {
+                writable =
+                    Some(args.next().context("--landlock-writable needs paths")?.split(':').map(String::from).collect())
+            }
+            "--bind-ports" => bind = Some(args.next().context("--bind-ports needs ports")?),
+            "--connect-ports" => connect = Some(args.next().context("--connect-ports needs ports")?),
             "--" => command.extend(args.by_ref()),
             other => bail!("unknown argument '{other}'"),
         }
@@ -34,6 +44,17 @@ fn real_main() -> Result<i32> {
     let name = name.context("--name is required")?;
     if std::process::id() != 1 {
         bail!("must run as PID 1 of a sandbox (started by sandbox-service run)");
+    }
+    if let Some(w) = writable {
+        use sandbox_service::runtime::confine;
+        let bind = bind.map(|b| sandbox_service::config::parse_ports("bind-ports", &b)).transpose()?.flatten();
+        let connect = connect.map(|c| sandbox_service::config::parse_ports("connect-ports", &c)).transpose()?.flatten();
+        let ports = confine::Ports { bind: bind.as_deref(), connect: connect.as_deref() };
+        let mut applied = confine::Applied::default();
+        confine::landlock(&w, confine::Role::Init.scopes(), &ports, &mut applied)?;
+        for n in &applied.notes {
+            eprintln!("sandbox-service-init: {name}: {n}");
+        }
     }
     let mut services = Vec::new();
     for (path, pulled) in &units {

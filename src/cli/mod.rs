@@ -8,6 +8,7 @@ mod delete;
 mod describe;
 mod diff;
 mod execute;
+mod export;
 mod list;
 mod logrotate;
 mod reload;
@@ -60,6 +61,7 @@ pub enum Command {
     Upgrade(upgrade::Args),
     Diff(diff::Args),
     Security(security::Args),
+    Export(export::Args),
     Reload(reload::Args),
     Execute(execute::Args),
     Connect(connect::Args),
@@ -104,6 +106,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Upgrade(a) => upgrade::run(&layout, a, cli.quiet),
         Command::Diff(a) => diff::run(&layout, a),
         Command::Security(a) => security::run(&layout, a),
+        Command::Export(a) => export::run(&layout, a),
         Command::Reload(a) => reload::run(&layout, a, cli.quiet),
         Command::Execute(a) => return execute::run(&layout, a),
         Command::Connect(a) => return connect::run(&layout, a),

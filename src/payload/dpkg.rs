@@ -21,6 +21,7 @@ struct Entry {
     /// status file): dpkg leaves them on disk, listed, but they are not
     /// the package's any more.
     obsolete: std::collections::HashSet<String>,
+    essential: bool,
 }
 
 impl DpkgDb {
@@ -121,6 +122,23 @@ impl PackageDb for DpkgDb {
         Ok(v)
     }
 
+    fn providers(&self, dep: &str) -> Result<Vec<String>> {
+        let mut v: Vec<String> = self
+            .packages
+            .values()
+            .filter(|e| e.info.provides.iter().any(|p| p == dep))
+            .map(|e| e.info.name.clone())
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    fn essential(&self) -> Result<Vec<String>> {
+        let mut v: Vec<String> = self.packages.values().filter(|e| e.essential).map(|e| e.info.name.clone()).collect();
+        v.sort();
+        Ok(v)
+    }
+
     fn file_owners_in(&self, dirs: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeSet<String>>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         self.scan_lists(|name, line| {
@@ -190,7 +208,8 @@ fn parse_status(text: &str) -> HashMap<String, Entry> {
             provides,
             db: "dpkg",
         };
-        out.insert(name.clone(), Entry { info, conffiles, obsolete });
+        let essential = fields.get("Essential").is_some_and(|v| v == "yes");
+        out.insert(name.clone(), Entry { info, conffiles, obsolete, essential });
     }
     out
 }

@@ -64,6 +64,12 @@ pub trait PackageDb {
     /// directly in it. (Owning a directory says little: dpkg lists every
     /// parent of every file, so an add-on "owns" /etc/apache2 too.)
     fn file_owners_in(&self, dirs: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeSet<String>>>;
+    /// Installed packages that are, provide, or (for a path) own `dep`, a
+    /// name from PackageInfo::depends.
+    fn providers(&self, dep: &str) -> Result<Vec<String>>;
+    /// Packages every other may use without saying so (dpkg's Essential:
+    /// yes); rpm has none.
+    fn essential(&self) -> Result<Vec<String>>;
 }
 
 /// Every package database found in the tree, queried in turn: a Debian host
@@ -152,6 +158,15 @@ impl Databases {
             }
         }
         Ok(out)
+    }
+
+    /// What satisfies `dep` of a package from database `kind`.
+    pub fn providers_in(&self, kind: &str, dep: &str) -> Result<Vec<String>> {
+        self.db(kind).providers(dep)
+    }
+
+    pub fn essential_in(&self, kind: &str) -> Result<Vec<String>> {
+        self.db(kind).essential()
     }
 
     pub fn info_in(&self, kind: &str, name: &str) -> Result<Option<PackageInfo>> {

@@ -187,6 +187,25 @@ impl PackageDb for RpmDb {
         Ok(out.into_iter().collect())
     }
 
+    fn providers(&self, dep: &str) -> Result<Vec<String>> {
+        // rpm's own features (rpmlib(...)) are the rpm binary's, not a package's.
+        if dep.starts_with("rpmlib(") {
+            return Ok(Vec::new());
+        }
+        if dep.starts_with('/') {
+            return self.owners_of(dep);
+        }
+        let mut out = BTreeSet::new();
+        for h in self.hnums("Providename", dep)? {
+            out.insert(self.header(h)?.get_name().map_err(|e| anyhow!("{e}"))?.to_string());
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn essential(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     fn file_owners_in(&self, dirs: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeSet<String>>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for d in dirs {

@@ -96,7 +96,7 @@ impl Role {
     /// domain; a joined process keeps signalling the service (an admin's
     /// `kill -HUP`, a postrotate reload), which the pid namespace already
     /// holds to the sandbox's own processes.
-    fn scopes(self) -> BitFlags<Scope> {
+    pub fn scopes(self) -> BitFlags<Scope> {
         match self {
             Role::Init => Scope::AbstractUnixSocket | Scope::Signal,
             Role::Joined => Scope::AbstractUnixSocket.into(),

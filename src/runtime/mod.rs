@@ -133,6 +133,71 @@ fn other_configs(layout: &Layout, name: &str, may_be: impl Fn(&str) -> bool) -> 
     out
 }
 
+/// What the shim is given: its files (units as systemd would load them,
+/// their seccomp filters, tmpfiles lines, logrotate's configuration), to
+/// be put in `dir` inside, and its arguments naming them there. The
+/// sandbox's runtime and `export` both take them from here, so an exported
+/// container runs the same services the same way.
+pub struct ShimInputs {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub argv: Vec<String>,
+    pub unit_binds: Vec<rootfs::UnitBind>,
+}
+
+pub fn shim_inputs(
+    layout: &Layout,
+    cfg: &SandboxConfig,
+    state: &Path,
+    manifest: &Manifest,
+    dir: &str,
+) -> Result<ShimInputs> {
+    let name = cfg.name.as_str();
+    let mut files = Vec::new();
+    let mut argv = vec![SHIM.to_string(), "--name".to_string(), name.to_string()];
+    let mut unit_binds = Vec::new();
+    match &cfg.payload {
+        Payload::Services(services) => {
+            for s in services {
+                let (unit, text) = unit_text(layout, cfg, s)?;
+                let instance = ServiceName::parse(s)?.running_as(name).1;
+                let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: name.to_string() };
+                let file = crate::unitfile::UnitFile::parse(&text)?;
+                unit_binds.extend(rootfs::UnitBind::of_unit(&file, &spec).with_context(|| format!("in {unit}"))?);
+                if let Ok(f) = std::fs::read(unitseccomp::state_file(state, &unit)) {
+                    files.push((format!("{unit}.seccomp"), f));
+                }
+                files.push((unit.clone(), text.into_bytes()));
+                argv.push(if cfg.pulled.contains(s) { "--pulled" } else { "--unit" }.to_string());
+                argv.push(format!("{dir}/{unit}"));
+            }
+        }
+        Payload::Command(cmd) => {
+            argv.push("--".to_string());
+            argv.extend(cmd.iter().cloned());
+        }
+    }
+    if matches!(cfg.payload, Payload::Services(_)) {
+        // For `sandbox-service logrotate` (see logrotateconf); a host
+        // without logrotate has none to give.
+        if let Ok(host) = std::fs::read_to_string("/etc/logrotate.conf") {
+            let conf = crate::logrotateconf::for_sandbox(&host, &manifest.plan.private);
+            files.push((crate::logrotateconf::FILE.to_string(), conf.into_bytes()));
+        }
+    }
+    if !manifest.plan.tmpfiles.is_empty() {
+        let mut conf = String::from("# The tmpfiles.d lines of the sandbox's packages (sandbox-service).\n");
+        for l in &manifest.plan.tmpfiles {
+            conf.push_str(&format!("# {}\n{}\n", l.file, l.line));
+        }
+        files.push((TMPFILES.to_string(), conf.into_bytes()));
+        // Before any --unit would be fine too: the shim reads all first.
+        let at = if matches!(cfg.payload, Payload::Command(_)) { 3 } else { argv.len() };
+        argv.insert(at, "--tmpfiles".to_string());
+        argv.insert(at + 1, format!("{dir}/{TMPFILES}"));
+    }
+    Ok(ShimInputs { files, argv, unit_binds })
+}
+
 fn cstr(s: impl Into<Vec<u8>>) -> Result<CString> {
     CString::new(s).context("an argument holds a NUL byte")
 }
@@ -182,6 +247,7 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
     let confinement = confine::Confinement::load(&cfg, &state, &manifest)?;
     let tree = state.join(TREE);
 
+    let shim_in = shim_inputs(layout, &cfg, &state, &manifest, rootfs::RUN_DIR)?;
     let mut run_files = vec![
         ("hostname".to_string(), format!("{name}\n").into_bytes()),
         (
@@ -189,48 +255,9 @@ pub fn prepare(layout: &Layout, name: &str) -> Result<Launch> {
             rootfs::hosts_file(&std::fs::read_to_string("/etc/hosts").unwrap_or_default(), name).into_bytes(),
         ),
     ];
-    let mut argv = vec![cstr(SHIM)?, cstr("--name")?, cstr(name)?];
-    let mut unit_binds = Vec::new();
-    match &cfg.payload {
-        Payload::Services(services) => {
-            for s in services {
-                let (unit, text) = unit_text(layout, &cfg, s)?;
-                let instance = ServiceName::parse(s)?.running_as(name).1;
-                let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: name.to_string() };
-                let file = crate::unitfile::UnitFile::parse(&text)?;
-                unit_binds.extend(rootfs::UnitBind::of_unit(&file, &spec).with_context(|| format!("in {unit}"))?);
-                if let Ok(f) = std::fs::read(unitseccomp::state_file(&state, &unit)) {
-                    run_files.push((format!("{unit}.seccomp"), f));
-                }
-                run_files.push((unit.clone(), text.into_bytes()));
-                argv.push(cstr(if cfg.pulled.contains(s) { "--pulled" } else { "--unit" })?);
-                argv.push(cstr(format!("{}/{unit}", rootfs::RUN_DIR))?);
-            }
-        }
-        Payload::Command(cmd) => {
-            argv.push(cstr("--")?);
-            for a in cmd {
-                argv.push(cstr(a.as_str())?);
-            }
-        }
-    }
-    if matches!(cfg.payload, Payload::Services(_)) {
-        // For `sandbox-service logrotate` (see logrotateconf); a host
-        // without logrotate has none to give.
-        if let Ok(host) = std::fs::read_to_string("/etc/logrotate.conf") {
-            let conf = crate::logrotateconf::for_sandbox(&host, &manifest.plan.private);
-            run_files.push((crate::logrotateconf::FILE.to_string(), conf.into_bytes()));
-        }
-    }
-    if !manifest.plan.tmpfiles.is_empty() {
-        let mut conf = String::from("# The tmpfiles.d lines of the sandbox's packages (sandbox-service).\n");
-        for l in &manifest.plan.tmpfiles {
-            conf.push_str(&format!("# {}\n{}\n", l.file, l.line));
-        }
-        run_files.push((TMPFILES.to_string(), conf.into_bytes()));
-        argv.push(cstr("--tmpfiles")?);
-        argv.push(cstr(format!("{}/{TMPFILES}", rootfs::RUN_DIR))?);
-    }
+    run_files.extend(shim_in.files);
+    let argv = shim_in.argv.into_iter().map(cstr).collect::<Result<Vec<_>>>()?;
+    let unit_binds = shim_in.unit_binds;
     let mut env = vec![
         cstr(format!("PATH={PATH}"))?,
         cstr("container=sandbox-service")?,

@@ -155,7 +155,7 @@ pub fn prepare_var(var: &Path, host_var: &Path, shift: Option<u32>) -> Result<()
 }
 
 /// /proc entries that leak host information or give a way out.
-const PROC_MASKED: &[&str] = &[
+pub const PROC_MASKED: &[&str] = &[
     "/proc/acpi",
     "/proc/asound",
     "/proc/interrupts",
@@ -167,10 +167,10 @@ const PROC_MASKED: &[&str] = &[
     "/proc/timer_list",
     "/proc/timer_stats",
 ];
-const PROC_READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-const SYS_MASKED: &[&str] = &["/sys/firmware", "/sys/devices/virtual/powercap"];
+pub const PROC_READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const SYS_MASKED: &[&str] = &["/sys/firmware", "/sys/devices/virtual/powercap"];
 /// The top-level links a merged-/usr system has.
-const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+pub const USR_LINKS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /// Where the runtime's own files sit inside the container's /run.
 pub const RUN_DIR: &str = "/run/sandbox-service";

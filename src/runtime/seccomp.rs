@@ -377,10 +377,61 @@ pub const AF_VSOCK: u64 = 40;
 /// UNAME26 variants, and the query 0xffffffff).
 pub const PERSONALITIES: &[u64] = &[0, 8, 0x20000, 0x20008, 0xffff_ffff];
 
+/// How one rule compares the call's first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgTest {
+    /// `arg & mask == value`.
+    MaskedEq {
+        mask: u64,
+        value: u64,
+    },
+    Eq(u64),
+    Ne(u64),
+}
+
+/// What a matching call gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Errno(i32),
+}
+
+/// One rule of the filter: calls by name, an optional test of argument 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub names: Vec<&'static str>,
+    pub verdict: Verdict,
+    pub arg0: Option<ArgTest>,
+}
+
+/// Everything not matched by a rule fails with this errno.
+pub const DEFAULT_ERRNO: i32 = nix::libc::EPERM;
+
+/// The filter as data: compiled to BPF here, and rendered as an OCI
+/// seccomp profile by `export`, so the two can never say different things.
+pub fn rules() -> Vec<Rule> {
+    let mut v = vec![
+        Rule { names: ALLOWED.to_vec(), verdict: Verdict::Allow, arg0: None },
+        Rule {
+            names: vec!["clone"],
+            verdict: Verdict::Allow,
+            arg0: Some(ArgTest::MaskedEq { mask: CLONE_NEW_ANY, value: 0 }),
+        },
+        // glibc falls back to clone(2) on ENOSYS, where the flags can be
+        // checked; clone3 passes them in memory, out of the filter's reach.
+        Rule { names: vec!["clone3"], verdict: Verdict::Errno(nix::libc::ENOSYS), arg0: None },
+        Rule { names: vec!["socket"], verdict: Verdict::Allow, arg0: Some(ArgTest::Ne(AF_VSOCK)) },
+    ];
+    for p in PERSONALITIES {
+        v.push(Rule { names: vec!["personality"], verdict: Verdict::Allow, arg0: Some(ArgTest::Eq(*p)) });
+    }
+    v
+}
+
 /// Compiles the filter for the native architecture and its 32-bit
 /// companions, as BPF ready for seccomp(SECCOMP_SET_MODE_FILTER).
 pub fn compile() -> Result<Vec<u8>> {
-    let mut f = ScmpFilterContext::new(ScmpAction::Errno(libc_eperm())).context("seccomp: new filter")?;
+    let mut f = ScmpFilterContext::new(ScmpAction::Errno(DEFAULT_ERRNO)).context("seccomp: new filter")?;
     // We set no_new_privs ourselves, in the runtime, before loading.
     f.set_ctl_nnp(false)?;
     // A binary tree of syscall numbers, not a list: the kernel runs the
@@ -391,33 +442,30 @@ pub fn compile() -> Result<Vec<u8>> {
         f.add_arch(ScmpArch::X86)?;
         f.add_arch(ScmpArch::X32)?;
     }
-    for name in ALLOWED {
-        // A name the architecture does not have (e.g. a *_time64 call on
-        // x86_64) resolves to nothing there, which is what we want.
-        if let Ok(sc) = ScmpSyscall::from_name(name) {
-            f.add_rule(ScmpAction::Allow, sc).with_context(|| format!("seccomp: allow {name}"))?;
+    for rule in rules() {
+        let action = match rule.verdict {
+            Verdict::Allow => ScmpAction::Allow,
+            Verdict::Errno(e) => ScmpAction::Errno(e),
+        };
+        for name in &rule.names {
+            // A name the architecture does not have (e.g. a *_time64 call on
+            // x86_64) resolves to nothing there, which is what we want.
+            let Ok(sc) = ScmpSyscall::from_name(name) else { continue };
+            match rule.arg0 {
+                None => f.add_rule(action, sc),
+                Some(t) => {
+                    let cmp = match t {
+                        ArgTest::MaskedEq { mask, value } => {
+                            ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(mask), value)
+                        }
+                        ArgTest::Eq(v) => ScmpArgCompare::new(0, ScmpCompareOp::Equal, v),
+                        ArgTest::Ne(v) => ScmpArgCompare::new(0, ScmpCompareOp::NotEqual, v),
+                    };
+                    f.add_rule_conditional(action, sc, &[cmp])
+                }
+            }
+            .with_context(|| format!("seccomp: rule for {name}"))?;
         }
-    }
-    let clone = ScmpSyscall::from_name("clone")?;
-    f.add_rule_conditional(
-        ScmpAction::Allow,
-        clone,
-        &[ScmpArgCompare::new(0, ScmpCompareOp::MaskedEqual(CLONE_NEW_ANY), 0)],
-    )?;
-    // glibc falls back to clone(2) on ENOSYS, where the flags can be checked;
-    // clone3 passes them in memory, out of the filter's reach.
-    f.add_rule(ScmpAction::Errno(38), ScmpSyscall::from_name("clone3")?)?;
-    f.add_rule_conditional(
-        ScmpAction::Allow,
-        ScmpSyscall::from_name("socket")?,
-        &[ScmpArgCompare::new(0, ScmpCompareOp::NotEqual, AF_VSOCK)],
-    )?;
-    for p in PERSONALITIES {
-        f.add_rule_conditional(
-            ScmpAction::Allow,
-            ScmpSyscall::from_name("personality")?,
-            &[ScmpArgCompare::new(0, ScmpCompareOp::Equal, *p)],
-        )?;
     }
     // libseccomp 2.5 (Debian 12) exports only to a file descriptor.
     let mut tmp = tempfile::tempfile().context("seccomp: temporary file")?;
@@ -429,10 +477,6 @@ pub fn compile() -> Result<Vec<u8>> {
         bail!("seccomp: exported filter has a bad size ({} bytes)", bpf.len());
     }
     Ok(bpf)
-}
-
-fn libc_eperm() -> i32 {
-    nix::libc::EPERM
 }
 
 /// Reads a stored filter, checking it is whole BPF instructions.

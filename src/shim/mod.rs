@@ -86,6 +86,12 @@ impl Shim {
         }
         let notify = if want_notify {
             let _ = std::fs::remove_file(NOTIFY_SOCKET);
+            // Our runtime makes the directory; an OCI engine running an
+            // exported sandbox gives an empty /run.
+            let dir = std::path::Path::new(NOTIFY_SOCKET).parent().expect("an absolute path");
+            std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
             let s = UnixDatagram::bind(NOTIFY_SOCKET).with_context(|| format!("binding {NOTIFY_SOCKET}"))?;
             // As systemd's own: a service that dropped to its user must reach it.
             std::fs::set_permissions(NOTIFY_SOCKET, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
@@ -94,6 +100,15 @@ impl Shim {
         } else {
             None
         };
+        // /run/lock as after boot (systemd's tmpfiles legacy.conf; our runtime
+        // makes it): an OCI engine running an exported sandbox gives an
+        // empty /run, and daemons' scripts lock beneath /var/lock.
+        if std::fs::symlink_metadata("/run/lock").is_err() {
+            std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o1777)
+                .create("/run/lock")
+                .context("creating /run/lock")?;
+            std::fs::set_permissions("/run/lock", std::os::unix::fs::PermissionsExt::from_mode(0o1777))?;
+        }
         // Not dumpable: nothing in the sandbox may ptrace PID 1 or read its memory.
         nix::sys::prctl::set_dumpable(false).context("PR_SET_DUMPABLE")?;
         Ok(Shim {
