@@ -128,6 +128,7 @@ fn images_run_under_podman_and_kube_play_with_the_sandboxs_confinement() {
     assert!(labels["io.sandbox-service.package.apache2"].as_str().unwrap().contains("(dpkg)"), "{config}");
     assert_eq!(labels["io.sandbox-service.exec-start.apache2.service"], "/usr/sbin/apachectl start", "{config}");
     assert_eq!(config["config"]["Entrypoint"][0], "sandbox-service-init", "{config}");
+    assert!(config["config"]["ExposedPorts"].get("8096/tcp").is_some(), "{config}");
     let names: std::collections::HashSet<&str> = listing.lines().map(|l| l.trim_end_matches('/')).collect();
     assert!(names.contains("usr/sbin/apache2") && names.contains("etc/apache2/apache2.conf"), "{listing}");
     let others = s.sh_ok("dpkg-query -W -f='${Package}\\n'");
@@ -173,6 +174,8 @@ fn images_run_under_podman_and_kube_play_with_the_sandboxs_confinement() {
         "{yaml}"
     );
     assert!(yaml.contains("type: Localhost") && yaml.contains("- ALL"), "{yaml}");
+    // Readiness on the port the sandbox's own ports.conf says, not the package's 80.
+    assert!(yaml.contains("port: 8096") && yaml.contains("hostNetwork: true"), "{yaml}");
     s.sh_ok(&format!("{PODMAN} kube play --seccomp-profile-root /var/tmp /var/tmp/img1.yaml >/var/tmp/kube.log 2>&1 || {{ cat /var/tmp/kube.log; exit 1; }}"));
     let page = s.wait_for("curl -s http://127.0.0.1:8096/ || true", |o| o.contains("image page"));
     assert!(page.contains("image page"), "{page}");

@@ -42,6 +42,10 @@ pub fn of(dbs: &Databases, roots: &[PackageInfo]) -> Result<(Members, BTreeSet<S
             continue;
         }
         for d in &p.depends {
+            // rpm's own features (rpmlib(...)): the rpm binary's, no package's.
+            if p.db == "rpm" && d.starts_with("rpmlib(") {
+                continue;
+            }
             // Alternatives come as separate names (payload::dependency_names):
             // each installed one is taken, which is more than one of them
             // needs and never less.

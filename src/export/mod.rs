@@ -258,12 +258,36 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
     let mut caps: Vec<String> = set.iter().map(|c| c.to_string().trim_start_matches("CAP_").to_string()).collect();
     caps.sort();
 
-    let mut ports: BTreeSet<u16> = manifest.plan.ports.iter().map(|p| p.port).collect();
-    ports.extend(
-        cfg.container.publish.iter().filter(|p| p.proto == crate::network::publish::Proto::Tcp).map(|p| p.port),
-    );
+    // The ports the sandbox's configuration says now (its admin may have
+    // changed Listen since create), read as create read the host's.
+    let tree = state.join(crate::layout::TREE);
+    // In the order the files say them: the first is the readiness probe's
+    // (ports.conf's Listen before its <IfModule ssl_module> 443).
+    let mut ports: Vec<u16> = Vec::new();
+    fn add(ports: &mut Vec<u16>, p: u16) {
+        if p != 0 && !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    for f in manifest.plan.files.iter().filter(|f| f.config) {
+        let own = tree.join(f.path.trim_start_matches('/'));
+        if !own.symlink_metadata().is_ok_and(|m| m.is_file() && m.len() <= crate::plan::configfiles::MAX_SIZE) {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&own) {
+            crate::plan::configfiles::listen_ports(&text).into_iter().for_each(|(p, _)| add(&mut ports, p));
+        }
+    }
+    if ports.is_empty() {
+        manifest.plan.ports.iter().for_each(|p| add(&mut ports, p.port));
+    }
+    cfg.container
+        .publish
+        .iter()
+        .filter(|p| p.proto == crate::network::publish::Proto::Tcp)
+        .for_each(|p| add(&mut ports, p.port));
     if let Some(b) = &cfg.container.bind_ports {
-        ports.extend(b.iter().copied().filter(|p| *p != 0));
+        b.iter().for_each(|p| add(&mut ports, *p));
     }
 
     let (exec_start, notify) = exec_starts(layout, cfg, &state)?;
@@ -331,7 +355,7 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
             Network::Private => "private",
         }
         .into(),
-        ports: ports.into_iter().collect(),
+        ports,
         published: cfg
             .container
             .publish
@@ -442,8 +466,21 @@ fn exec_starts(layout: &Layout, cfg: &SandboxConfig, state: &Path) -> Result<(Ve
 /// passwd and group for the export: root, the units' users and groups,
 /// and the owners of every exported file, as the host has them.
 fn accounts(layout: &Layout, cfg: &SandboxConfig, state: &Path, files: &BTreeSet<String>) -> Result<(String, String)> {
-    let passwd = std::fs::read_to_string(layout.host("/etc/passwd")).context("reading /etc/passwd")?;
-    let group = std::fs::read_to_string(layout.host("/etc/group")).context("reading /etc/group")?;
+    // A --root tree may have no accounts yet (packages installed with
+    // rpm --root and nothing else): root is given then.
+    let read = |p: &str| match std::fs::read_to_string(layout.host(p)) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {p}")),
+    };
+    let mut passwd = read("/etc/passwd")?;
+    let mut group = read("/etc/group")?;
+    if !passwd.lines().any(|l| l.starts_with("root:")) {
+        passwd.insert_str(0, "root:x:0:0:root:/root:/bin/sh\n");
+    }
+    if !group.lines().any(|l| l.starts_with("root:")) {
+        group.insert_str(0, "root:x:0:\n");
+    }
     let (mut uids, mut gids) = (BTreeSet::from([0u32]), BTreeSet::from([0u32]));
     let (mut unames, mut gnames) = (BTreeSet::new(), BTreeSet::new());
     for f in files {

@@ -188,10 +188,6 @@ impl PackageDb for RpmDb {
     }
 
     fn providers(&self, dep: &str) -> Result<Vec<String>> {
-        // rpm's own features (rpmlib(...)) are the rpm binary's, not a package's.
-        if dep.starts_with("rpmlib(") {
-            return Ok(Vec::new());
-        }
         if dep.starts_with('/') {
             return self.owners_of(dep);
         }

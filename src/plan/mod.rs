@@ -18,7 +18,7 @@
 //! stores it in the manifest, so the three never disagree.
 
 pub mod accounts;
-mod configfiles;
+pub mod configfiles;
 mod envscript;
 pub mod hierarchy;
 pub mod keys;
