@@ -18,7 +18,7 @@ BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
 TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
             hyperfine bubblewrap crun tini strace python3 selinux-policy-dev debhelper lintian fakeroot openssl \
-            zsh fish nftables podman skopeo catatonit $(SERVICE_DEPS)
+            zsh fish nftables podman skopeo catatonit runc $(SERVICE_DEPS)
 # The daemons of the service matrix (tests/service_matrix.rs) and their clients.
 SERVICE_DEPS = redis-server redis-tools mariadb-server mariadb-client postgresql haproxy php8.2-fpm dovecot-imapd vsftpd \
             memcached socat netcat-openbsd libfcgi-bin openssh-server tor postfix bind9 bind9-dnsutils unbound dnsmasq \

@@ -54,6 +54,14 @@ fn the_bundle_serves_under_crun_and_the_probe_answers_as_in_the_sandbox() {
         assert!(st.contains(want), "{want} missing:\n{st}");
     }
     s.sh_ok("crun kill ex1c TERM; for i in $(seq 100); do crun list | grep -q ex1c || break; crun delete ex1c 2>/dev/null && break; sleep 0.1; done; crun delete -f ex1c 2>/dev/null || true");
+    s.wait_for("curl -s http://127.0.0.1:8095/ || echo down", |o| o.contains("down"));
+    // The same bundle under runc.
+    s.sh_ok("cd /var/tmp/ex1 && runc run --detach --bundle . ex1r >/var/tmp/runc.log 2>&1 || { cat /var/tmp/runc.log; exit 1; }");
+    let page = s.wait_for("curl -s http://127.0.0.1:8095/ || true", |o| o.contains("exported page"));
+    assert!(page.contains("exported page"), "{page}{}", s.sh_ok("cat /var/tmp/runc.log"));
+    let st = s.sh_ok("runc exec ex1r cat /proc/1/status");
+    assert!(st.contains("CapBnd:\t00000000a00405fb") && st.contains("Seccomp:\t2"), "{st}");
+    s.sh_ok("runc kill ex1r KILL; for i in $(seq 100); do runc delete ex1r 2>/dev/null && break; sleep 0.1; done; runc delete -f ex1r 2>/dev/null || true");
 
     // The probe (tests/run_confinement.rs) as a command sandbox, then the
     // same sandbox exported and run by crun.
@@ -179,6 +187,9 @@ fn images_run_under_podman_and_kube_play_with_the_sandboxs_confinement() {
     s.sh_ok(&format!("{PODMAN} kube play --seccomp-profile-root /var/tmp /var/tmp/img1.yaml >/var/tmp/kube.log 2>&1 || {{ cat /var/tmp/kube.log; exit 1; }}"));
     let page = s.wait_for("curl -s http://127.0.0.1:8096/ || true", |o| o.contains("image page"));
     assert!(page.contains("image page"), "{page}");
+    // The init container seeded the volume (podman's copy-up did not: it mounted it elsewhere).
+    assert!(yaml.contains("initContainers:") && yaml.contains("--seed-var"), "{yaml}");
+    s.sh_ok(&format!("{PODMAN} exec img1-img1 test -e /var/.sandbox-service-seeded"));
     let st = s.sh_ok(&format!("{PODMAN} exec img1-img1 cat /proc/1/status"));
     assert!(
         st.contains("Seccomp:\t2") && st.contains("NoNewPrivs:\t1") && st.contains("CapBnd:\t00000000a00405fb"),

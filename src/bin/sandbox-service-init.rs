@@ -25,6 +25,7 @@ fn real_main() -> Result<i32> {
     // made the Landlock domain, so the shim makes it for itself.
     let (mut writable, mut bind, mut connect): (Option<Vec<String>>, Option<String>, Option<String>) =
         (None, None, None);
+    let mut seed: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next(),
@@ -37,9 +38,13 @@ fn real_main() -> Result<i32> {
             }
             "--bind-ports" => bind = Some(args.next().context("--bind-ports needs ports")?),
             "--connect-ports" => connect = Some(args.next().context("--connect-ports needs ports")?),
+            "--seed-var" => seed = Some(args.next().context("--seed-var needs a directory")?),
             "--" => command.extend(args.by_ref()),
             other => bail!("unknown argument '{other}'"),
         }
+    }
+    if let Some(dir) = seed {
+        return seed_var(&dir);
     }
     let name = name.context("--name is required")?;
     if std::process::id() != 1 {
@@ -87,4 +92,35 @@ fn real_main() -> Result<i32> {
         shim.apply_tmpfiles(&conf)?;
     }
     shim.run(services)
+}
+
+/// Marks a volume seeded with the image's /var.
+const SEEDED: &str = ".sandbox-service-seeded";
+
+/// `--seed-var DIR`: an exported Pod's init container. A Kubernetes
+/// volume starts empty where podman copies the image's content into it:
+/// copies the image's /var into DIR once, keeping owners, modes and
+/// times, so the service finds its /var as the sandbox had it.
+fn seed_var(dir: &str) -> Result<i32> {
+    let dir = std::path::Path::new(dir);
+    if dir.join(SEEDED).exists() {
+        println!("sandbox-service-init: {} already seeded", dir.display());
+        return Ok(0);
+    }
+    let keep = |_: &std::path::Path| true;
+    let mut copier = sandbox_service::clone::Copier::new(&keep, "seeding /var");
+    let mut names: Vec<_> =
+        std::fs::read_dir("/var").context("reading /var")?.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for n in names {
+        let to = dir.join(&n);
+        // What podman's copy-up put there already stays.
+        if to.symlink_metadata().is_ok() {
+            continue;
+        }
+        copier.copy(&std::path::Path::new("/var").join(&n), &to)?;
+    }
+    std::fs::write(dir.join(SEEDED), b"").with_context(|| format!("marking {}", dir.display()))?;
+    println!("sandbox-service-init: seeded {} with /var ({} files)", dir.display(), copier.stats.files);
+    Ok(0)
 }

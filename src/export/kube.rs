@@ -68,13 +68,26 @@ pub fn yaml(plan: &ExportPlan, image: &str) -> Result<String> {
     if let Some(p) = plan.ports.first() {
         container["readinessProbe"] = json!({"tcpSocket": {"port": p}, "periodSeconds": 2, "failureThreshold": 30});
     }
+    // A kubelet's volume starts empty: the shim seeds it with the image's
+    // /var first (podman's copy-up, which fills a new named volume, makes
+    // it a no-op there only for what it copied).
+    let mut init = container.clone();
+    init["name"] = json!(format!("{name}-seed-var"));
+    init["command"] = json!([super::INIT_NAME, "--seed-var", "/mnt/var"]);
+    init["volumeMounts"] = json!([{"name": "var", "mountPath": "/mnt/var"}]);
+    if let Some(o) = init.as_object_mut() {
+        o.remove("ports");
+        o.remove("readinessProbe");
+    }
     let mut annotations = serde_json::Map::new();
     // podman 4.3's kube play reads the profile from this annotation (the
     // securityContext field is the kubelet's).
-    annotations.insert(
-        format!("container.seccomp.security.alpha.kubernetes.io/{name}"),
-        json!(format!("localhost/{}", profile_name(plan))),
-    );
+    for c in [name.clone(), format!("{name}-seed-var")] {
+        annotations.insert(
+            format!("container.seccomp.security.alpha.kubernetes.io/{c}"),
+            json!(format!("localhost/{}", profile_name(plan))),
+        );
+    }
     annotations.insert("io.sandbox-service.units".into(), json!(plan.labels.get("io.sandbox-service.units")));
     if plan.notify {
         annotations.insert(
@@ -89,6 +102,7 @@ pub fn yaml(plan: &ExportPlan, image: &str) -> Result<String> {
         "spec": {
             "hostname": name,
             "restartPolicy": "Always",
+            "initContainers": [init],
             "containers": [container],
             "volumes": [
                 {"name": "var", "persistentVolumeClaim": {"claimName": var_claim}},
@@ -112,9 +126,7 @@ pub fn yaml(plan: &ExportPlan, image: &str) -> Result<String> {
          # <kubelet seccomp root>/",
     );
     out.push_str(&profile_name(plan));
-    out.push_str(
-        " on each node.\n# podman copies the image's /var into the new volume; a kubelet does not (see sandbox-service(8)).\n",
-    );
+    out.push_str(" on each node.\n# The init container seeds the /var volume from the image once.\n");
     out.push_str(&serde_yaml_ng::to_string(&pvc)?);
     out.push_str("---\n");
     out.push_str(&serde_yaml_ng::to_string(&pod)?);

@@ -32,6 +32,8 @@ pub const EXPORT_DIR: &str = "/usr/lib/sandbox-service/export";
 /// The shim, PID 1 of the exported container as of the sandbox: on PATH,
 /// so that its argv[0] is the sandbox's (OCI has no separate argv[0]).
 pub const INIT: &str = "/usr/sbin/sandbox-service-init";
+/// Its name, found on PATH.
+pub const INIT_NAME: &str = "sandbox-service-init";
 
 /// Package files an image leaves out: no service reads them, and
 /// Debian's own container images drop them the same way (dpkg
