@@ -252,8 +252,13 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
         confine.extend(["--connect-ports".to_string(), crate::config::render_ports(&Some(c.clone()))]);
     }
     args.splice(3..3, confine);
-    let mut env = vec![format!("PATH={}", crate::runtime::PATH), "container=sandbox-service".to_string()];
-    env.extend(["LANG=C.UTF-8".to_string()]);
+    // run passes the host's LANG on; C.UTF-8 is in every libc6 and
+    // names no locale the image may lack.
+    let env = vec![
+        format!("PATH={}", crate::runtime::PATH),
+        "container=sandbox-service".to_string(),
+        "LANG=C.UTF-8".to_string(),
+    ];
     let process = Process { args, env, cwd: "/".into() };
 
     let set = crate::runtime::caps::effective_set(&cfg.container.caps_add, &cfg.container.caps_drop)?;
@@ -305,8 +310,12 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
     for (m, _) in &members {
         labels.insert(format!("io.sandbox-service.package.{}", m.name), format!("{} ({})", m.version, m.db));
     }
+    // One label per unit; several ExecStart= lines (Type=oneshot) in order.
     for n in &exec_start {
-        labels.insert(format!("io.sandbox-service.exec-start.{}", n.what), n.why.clone());
+        labels
+            .entry(format!("io.sandbox-service.exec-start.{}", n.what))
+            .and_modify(|v: &mut String| *v = format!("{v}; {}", n.why))
+            .or_insert_with(|| n.why.clone());
     }
 
     let mut left_out = vec![Note {
