@@ -195,7 +195,10 @@ fn images_run_under_podman_and_kube_play_with_the_sandboxs_confinement() {
         st.contains("Seccomp:\t2") && st.contains("NoNewPrivs:\t1") && st.contains("CapBnd:\t00000000a00405fb"),
         "{st}"
     );
-    s.sh_ok(&format!("{PODMAN} kube down /var/tmp/img1.yaml >/dev/null"));
+    // Best effort: podman 4.3 on vfs storage can fail to unlink a removed
+    // container's root (EBUSY, podman issue 18477's companion); the harness
+    // goes away with it.
+    s.sh(&format!("{PODMAN} kube down /var/tmp/img1.yaml >/dev/null 2>&1"));
 
     // redis-server, Type=notify with its unit's own hardening: PONG.
     s.ok(&["create", "-u", "redis-server", "r1"]);
@@ -230,4 +233,11 @@ fn bad_input_and_interrupts_leave_nothing_behind() {
     assert!(!s.exists("/var/tmp/i.tar") && !s.exists("/var/tmp/i"), "{o}");
     assert!(!s.sh_ok("ls -A /var/tmp").contains(".sandbox-service-export-"), "staging left behind");
     assert!(!s.sh_ok("ls -A /var/tmp").contains(".tmp"), "{}", s.sh_ok("ls -A /var/tmp"));
+    // Root inside swaps a directory on the way to a private path for a link
+    // to the host's: a bundle would bind the host's private keys. Refused.
+    let ssl = tree("bad1", "/etc/ssl");
+    s.sh_ok(&format!("mv {ssl} {ssl}.real && ln -s /etc/ssl {ssl}"));
+    let out = s.tool(&["export", "bad1", "--oci-bundle", "/var/tmp/l"]);
+    assert!(!out.status.success() && stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(!s.exists("/var/tmp/l") && !s.sh_ok("ls -A /var/tmp").contains(".sandbox-service-export-"));
 }

@@ -80,6 +80,10 @@ pub fn yaml(plan: &ExportPlan, image: &str) -> Result<String> {
         o.remove("readinessProbe");
     }
     let mut annotations = serde_json::Map::new();
+    // podman 4.3 removes a "once" init container as it exits and can race
+    // itself doing so (podman issue 18477); seeding is idempotent, so it
+    // may run at every start. A kubelet ignores the annotation.
+    annotations.insert("io.podman.annotations.init.container.type".into(), json!("always"));
     // podman 4.3's kube play reads the profile from this annotation (the
     // securityContext field is the kubelet's).
     for c in [name.clone(), format!("{name}-seed-var")] {

@@ -23,6 +23,7 @@ use crate::plan::Kind;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -276,12 +277,9 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
             ports.push(p);
         }
     }
+    let tree_fd = crate::safefs::open_dir(&tree)?;
     for f in manifest.plan.files.iter().filter(|f| f.config) {
-        let own = tree.join(f.path.trim_start_matches('/'));
-        if !own.symlink_metadata().is_ok_and(|m| m.is_file() && m.len() <= crate::plan::configfiles::MAX_SIZE) {
-            continue;
-        }
-        if let Ok(text) = std::fs::read_to_string(&own) {
+        if let Some(text) = in_tree(tree_fd.as_fd(), &f.path) {
             crate::plan::configfiles::listen_ports(&text).into_iter().for_each(|(p, _)| add(&mut ports, p));
         }
     }
@@ -459,10 +457,11 @@ fn exec_starts(layout: &Layout, cfg: &SandboxConfig, state: &Path) -> Result<(Ve
         let svc = crate::shim::service::Service::from_unit(&unit, &text, &spec)?;
         notify |= svc.kind == crate::shim::service::Type::Notify;
         let mut env = svc.environment.clone();
+        let tree = crate::safefs::open_dir(&state.join(crate::layout::TREE))?;
         for (path, _) in &svc.environment_files {
             // The sandbox's copy where it has one (/etc/default/NAME), else the host's.
-            let own = state.join(crate::layout::TREE).join(path.trim_start_matches('/'));
-            if let Ok(t) = std::fs::read_to_string(&own).or_else(|_| std::fs::read_to_string(layout.host(path))) {
+            let own = in_tree(tree.as_fd(), path);
+            if let Some(t) = own.or_else(|| std::fs::read_to_string(layout.host(path)).ok()) {
                 env.extend(crate::envfile::env_assignments(&t));
             }
         }
@@ -472,6 +471,20 @@ fn exec_starts(layout: &Layout, cfg: &SandboxConfig, state: &Path) -> Result<(Ve
         }
     }
     Ok((out, notify))
+}
+
+/// A text file of the sandbox's tree, read beneath it (root inside may
+/// have planted a link to a host file on the way): None where absent; a
+/// file that cannot be read so is said, and left out.
+fn in_tree(tree: std::os::fd::BorrowedFd, path: &str) -> Option<String> {
+    match crate::upgrade::read_in_tree(tree, Path::new(path.trim_start_matches('/'))) {
+        Ok(Some(b)) => String::from_utf8(b).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("{path} in the sandbox's tree not read: {e:#}");
+            None
+        }
+    }
 }
 
 /// passwd and group for the export: root, the units' users and groups,

@@ -7,9 +7,10 @@
 use super::ExportPlan;
 use crate::clone::Copier;
 use crate::layout::Layout;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -29,10 +30,8 @@ pub struct Written {
 pub fn write(layout: &Layout, plan: &ExportPlan, dir: &Path) -> Result<Written> {
     let rootfs = dir.join(ROOTFS);
     let private = dir.join(PRIVATE);
-    for d in [&rootfs, &private] {
-        std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755))?;
-    }
+    std::fs::create_dir(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
+    std::fs::set_permissions(&rootfs, std::fs::Permissions::from_mode(0o755))?;
     let host_root = layout.root();
     // /bin, /lib ... as the host has them: links into /usr on a merged host.
     for l in crate::runtime::rootfs::USR_LINKS {
@@ -71,22 +70,36 @@ pub fn write(layout: &Layout, plan: &ExportPlan, dir: &Path) -> Result<Written> 
         }
     }
     let tree = layout.state_dir(&plan.name).join(crate::layout::TREE);
+    // The whole tree, through descriptors (clone.rs): a link root inside
+    // planted on the way to a private path is copied as a link, never
+    // followed to the host's files.
     let mut own = Copier::new(&keep, "exporting the sandbox's private files");
+    own.copy(&tree, &private)?;
+    let private_fd = crate::safefs::open_dir(&private)?;
     for p in &plan.private {
         let rel = Path::new(p.path.trim_start_matches('/'));
-        let src = tree.join(rel);
-        if src.symlink_metadata().is_err() {
-            continue;
+        // A bundle binds each private path from here by name: one reached
+        // through a link would bind whatever the link names on the host.
+        let fd =
+            crate::safefs::open_beneath(private_fd.as_fd(), rel, nix::fcntl::OFlag::O_PATH).with_context(|| {
+                format!("{}: restore it in {} or recreate the sandbox, then export again", p.path, tree.display())
+            })?;
+        let st = nix::sys::stat::fstat(&fd).with_context(|| format!("fstat {}", p.path))?;
+        if !matches!(crate::safefs::kind(&st), crate::safefs::Kind::Dir | crate::safefs::Kind::File) {
+            bail!(
+                "{}: in the sandbox's tree it is no longer a file or directory: restore it in {} or recreate the sandbox",
+                p.path,
+                tree.display()
+            );
         }
-        crate::clone::make_parents(&tree, &private, rel)?;
-        own.copy(&src, &private.join(rel))?;
+        let dir = crate::safefs::kind(&st) == crate::safefs::Kind::Dir;
         // The place a bundle mounts it on, as the sandbox's root has it.
         let place = rootfs.join(rel);
         if place.symlink_metadata().is_err() {
-            crate::clone::make_parents(&tree, &rootfs, rel)?;
-            if p.dir { std::fs::create_dir(&place) } else { std::fs::write(&place, b"") }
+            crate::clone::make_parents(host_root, &rootfs, rel)?;
+            if dir { std::fs::create_dir(&place) } else { std::fs::write(&place, b"") }
                 .with_context(|| format!("creating {}", place.display()))?;
-            std::fs::set_permissions(&place, std::fs::Permissions::from_mode(if p.dir { 0o755 } else { 0o644 }))?;
+            std::fs::set_permissions(&place, std::fs::Permissions::from_mode(if dir { 0o755 } else { 0o644 }))?;
             stamp(&place, plan.created)?;
         }
     }
