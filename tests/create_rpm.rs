@@ -5,7 +5,6 @@ mod harness;
 use harness::*;
 use rpm::{FileOptions, PackageBuilder};
 use std::path::Path;
-use std::process::Command;
 
 const UNIT: &str = "[Unit]\nDescription=tiny\n[Service]\nType=simple\nExecStart=/usr/bin/tinysvc\n\
 StateDirectory=tinysvc\nLogsDirectory=tinysvc\nEnvironmentFile=-/etc/sysconfig/tinysvc\nPIDFile=/run/tinysvc/pid\n";
@@ -48,17 +47,6 @@ fn build(
     path
 }
 
-fn install(root: &Path, rpms: &[std::path::PathBuf]) {
-    let out = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args(["--dbpath", "/usr/lib/sysimage/rpm", "-i", "--nodeps", "--noscripts", "--nodigest", "--nosignature"])
-        .args(rpms)
-        .output()
-        .expect("running rpm");
-    assert!(out.status.success(), "rpm -i failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn rpm_payload_is_found_and_cloned() {
     let t = tempfile::tempdir().unwrap();
@@ -94,7 +82,7 @@ fn rpm_payload_is_found_and_cloned() {
         &pkgs,
     );
     std::fs::create_dir_all(&root).unwrap();
-    install(&root, &[main, data, other]);
+    rpm_root(&root, "-i", &[&main, &data, &other]);
     assert!(root.join("usr/lib/sysimage/rpm/rpmdb.sqlite").exists());
     // An admin's local change after installation comes along too.
     std::fs::write(root.join("etc/tinysvc/conf.d/local.conf"), "local\n").unwrap();
@@ -151,7 +139,7 @@ fn a_unit_no_package_owns_needs_dash_p() {
     let pkgs = root.join("pkgs");
     std::fs::create_dir_all(&pkgs).unwrap();
     let p = build("payload", None, &[("/etc/payload/p.conf", "p\n", true)], &["/etc/payload"], &pkgs);
-    install(root, &[p]);
+    rpm_root(root, "-i", &[&p]);
     std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
     std::fs::write(root.join("etc/systemd/system/handmade.service"), "[Service]\nExecStart=/bin/true\n").unwrap();
 

@@ -37,17 +37,6 @@ fn package(
     path
 }
 
-fn rpm_install(root: &Path, pkg: &Path) {
-    let out = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args(["--dbpath", "/usr/lib/sysimage/rpm", "-i", "--nodeps", "--noscripts", "--nodigest", "--nosignature"])
-        .arg(pkg)
-        .output()
-        .expect("running rpm");
-    assert!(out.status.success(), "rpm -i failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn an_rpm_sandbox_exports_its_package_and_what_it_requires() {
     let t = tempfile::tempdir().unwrap();
@@ -69,7 +58,7 @@ fn an_rpm_sandbox_exports_its_package_and_what_it_requires() {
         t.path(),
     );
     for p in [&lib, &shell, &other, &svc] {
-        rpm_install(&root, p);
+        rpm_root(&root, "-i", &[p]);
     }
     let out = tool_root(&root, &["create", "-u", "tinysvc", "t1"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -31,17 +31,6 @@ fn build(version: &str, files: &[(&str, &str)], out: &Path) -> PathBuf {
     path
 }
 
-fn rpm(root: &Path, op: &str, pkg: &Path) {
-    let out = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args(["--dbpath", "/usr/lib/sysimage/rpm", op, "--nodeps", "--noscripts", "--nodigest", "--nosignature"])
-        .arg(pkg)
-        .output()
-        .expect("running rpm");
-    assert!(out.status.success(), "rpm {op} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 const BASE: &str = "a\nb\nc\nd\ne\n";
 
 struct Setup {
@@ -67,7 +56,7 @@ fn setup() -> Setup {
         ],
         t.path(),
     );
-    rpm(&root, "-i", &v1);
+    rpm_root(&root, "-i", &[&v1]);
     let out = tool_root(&root, &["create", "-u", "tinysvc", "t1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let tree = root.join("var/lib/sandbox-service/t1/tree");
@@ -85,7 +74,7 @@ fn setup() -> Setup {
         ],
         t.path(),
     );
-    rpm(&root, "-U", &v2);
+    rpm_root(&root, "-U", &[&v2]);
     Setup { _t: t, root, tree }
 }
 

@@ -78,11 +78,19 @@ fn write_profile(dir: &Path, plan: &export::ExportPlan) -> Result<PathBuf> {
         }
         bail!("{} exists with other rules: remove it or export elsewhere", path.display());
     }
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(&path).with_context(|| format!("writing {}", path.display()))?;
+    write_new(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// Writes `data` to `path`, which must not exist: a synced temporary file
+/// beside it, renamed without replacing anything.
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = parent_of(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("writing in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 pub fn run(layout: &Layout, a: Args) -> Result<()> {
@@ -148,10 +156,7 @@ pub fn run(layout: &Layout, a: Args) -> Result<()> {
         let dir = parent_of(out);
         let text = kube::yaml(&plan, &tag)?;
         write_profile(&dir, &plan)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("writing in {}", dir.display()))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist_noclobber(out).with_context(|| format!("writing {}", out.display()))?;
+        write_new(out, text.as_bytes())?;
         done.push(format!(
             "Pod {} in {}: podman kube play --seccomp-profile-root {} {}",
             plan.name,

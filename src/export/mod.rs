@@ -131,6 +131,9 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
         }
     }
     let (members, unmet) = closure::of(&dbs, &roots)?;
+    let services = services(layout, cfg)?;
+    let tree = state.join(crate::layout::TREE);
+    let tree_fd = crate::safefs::open_dir(&tree)?;
 
     let private_paths: Vec<&crate::plan::PrivatePath> = manifest
         .plan
@@ -227,7 +230,7 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
         why: "no package owns it; only the files below and DNS exist in the container".into(),
         content: b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n".to_vec(),
     });
-    let (passwd, group) = accounts(layout, cfg, &state, &files)?;
+    let (passwd, group) = accounts(layout, cfg, &tree, &services, &files)?;
     generated.push(Generated {
         path: "/etc/passwd".into(),
         mode: 0o644,
@@ -268,7 +271,6 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
 
     // The ports the sandbox's configuration says now (its admin may have
     // changed Listen since create), read as create read the host's.
-    let tree = state.join(crate::layout::TREE);
     // In the order the files say them: the first is the readiness probe's
     // (ports.conf's Listen before its <IfModule ssl_module> 443).
     let mut ports: Vec<u16> = Vec::new();
@@ -277,7 +279,6 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
             ports.push(p);
         }
     }
-    let tree_fd = crate::safefs::open_dir(&tree)?;
     for f in manifest.plan.files.iter().filter(|f| f.config) {
         if let Some(text) = in_tree(tree_fd.as_fd(), &f.path) {
             crate::plan::configfiles::listen_ports(&text).into_iter().for_each(|(p, _)| add(&mut ports, p));
@@ -295,7 +296,7 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
         b.iter().for_each(|p| add(&mut ports, *p));
     }
 
-    let (exec_start, notify) = exec_starts(layout, cfg, &state)?;
+    let (exec_start, notify) = exec_starts(layout, &services, tree_fd.as_fd());
     let mut labels = BTreeMap::new();
     labels.insert("org.opencontainers.image.title".into(), name.to_string());
     labels.insert(
@@ -443,24 +444,19 @@ fn not_travelling(cfg: &SandboxConfig) -> Vec<Note> {
 /// Each unit's ExecStart= lines as the shim will run them: specifiers
 /// and the unit's Environment= (and its EnvironmentFile= as exported)
 /// resolved.
-fn exec_starts(layout: &Layout, cfg: &SandboxConfig, state: &Path) -> Result<(Vec<Note>, bool)> {
-    let Payload::Services(services) = &cfg.payload else {
-        return Ok((Vec::new(), false));
-    };
+fn exec_starts(
+    layout: &Layout,
+    services: &[(String, crate::shim::service::Service)],
+    tree: std::os::fd::BorrowedFd,
+) -> (Vec<Note>, bool) {
     let mut out = Vec::new();
     let mut notify = false;
-    for s in services {
-        let name = crate::names::ServiceName::parse(s)?;
-        let text = crate::unitpath::resolve(layout, &name)?.text(layout)?;
-        let (unit, instance) = name.running_as(&cfg.name);
-        let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: cfg.name.clone() };
-        let svc = crate::shim::service::Service::from_unit(&unit, &text, &spec)?;
+    for (unit, svc) in services {
         notify |= svc.kind == crate::shim::service::Type::Notify;
         let mut env = svc.environment.clone();
-        let tree = crate::safefs::open_dir(&state.join(crate::layout::TREE))?;
         for (path, _) in &svc.environment_files {
             // The sandbox's copy where it has one (/etc/default/NAME), else the host's.
-            let own = in_tree(tree.as_fd(), path);
+            let own = in_tree(tree, path);
             if let Some(t) = own.or_else(|| std::fs::read_to_string(layout.host(path)).ok()) {
                 env.extend(crate::envfile::env_assignments(&t));
             }
@@ -470,7 +466,26 @@ fn exec_starts(layout: &Layout, cfg: &SandboxConfig, state: &Path) -> Result<(Ve
             out.push(Note { what: unit.clone(), why: shell_words::join(argv) });
         }
     }
-    Ok((out, notify))
+    (out, notify)
+}
+
+/// Each of the sandbox's units as the shim will read it: the name it runs
+/// under and the parsed service (specifiers expanded). Parsed once for
+/// the ExecStart= labels and the accounts.
+fn services(layout: &Layout, cfg: &SandboxConfig) -> Result<Vec<(String, crate::shim::service::Service)>> {
+    let Payload::Services(services) = &cfg.payload else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for s in services {
+        let name = crate::names::ServiceName::parse(s)?;
+        let text = crate::unitpath::resolve(layout, &name)?.text(layout)?;
+        let (unit, instance) = name.running_as(&cfg.name);
+        let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: cfg.name.clone() };
+        let svc = crate::shim::service::Service::from_unit(&unit, &text, &spec)?;
+        out.push((unit, svc));
+    }
+    Ok(out)
 }
 
 /// A text file of the sandbox's tree, read beneath it (root inside may
@@ -489,7 +504,13 @@ fn in_tree(tree: std::os::fd::BorrowedFd, path: &str) -> Option<String> {
 
 /// passwd and group for the export: root, the units' users and groups,
 /// and the owners of every exported file, as the host has them.
-fn accounts(layout: &Layout, cfg: &SandboxConfig, state: &Path, files: &BTreeSet<String>) -> Result<(String, String)> {
+fn accounts(
+    layout: &Layout,
+    cfg: &SandboxConfig,
+    tree: &Path,
+    services: &[(String, crate::shim::service::Service)],
+    files: &BTreeSet<String>,
+) -> Result<(String, String)> {
     // A --root tree may have no accounts yet (packages installed with
     // rpm --root and nothing else): root is given then.
     let read = |p: &str| match std::fs::read_to_string(layout.host(p)) {
@@ -513,25 +534,17 @@ fn accounts(layout: &Layout, cfg: &SandboxConfig, state: &Path, files: &BTreeSet
             gids.insert(m.gid());
         }
     }
-    let tree = state.join(crate::layout::TREE);
     let shift = cfg.container.private_users.unwrap_or(0);
-    for e in walkdir::WalkDir::new(&tree).into_iter().flatten() {
+    for e in walkdir::WalkDir::new(tree).into_iter().flatten() {
         if let Ok(m) = e.metadata() {
             uids.insert(m.uid().saturating_sub(shift));
             gids.insert(m.gid().saturating_sub(shift));
         }
     }
-    if let Payload::Services(services) = &cfg.payload {
-        for s in services {
-            let name = crate::names::ServiceName::parse(s)?;
-            let text = crate::unitpath::resolve(layout, &name)?.text(layout)?;
-            let (unit, instance) = name.running_as(&cfg.name);
-            let spec = crate::unitfile::Specifiers { unit: unit.clone(), instance, hostname: cfg.name.clone() };
-            let svc = crate::shim::service::Service::from_unit(&unit, &text, &spec)?;
-            unames.extend(svc.user.clone());
-            gnames.extend(svc.group.clone());
-            gnames.extend(svc.supplementary_groups.clone());
-        }
+    for (_, svc) in services {
+        unames.extend(svc.user.clone());
+        gnames.extend(svc.group.clone());
+        gnames.extend(svc.supplementary_groups.clone());
     }
     let mut out_p = String::new();
     let mut users = BTreeSet::new();

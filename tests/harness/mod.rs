@@ -200,6 +200,20 @@ impl Systemd {
     }
 }
 
+/// The real `rpm` on a --root tree, as Fedora keeps its database
+/// (/usr/lib/sysimage/rpm): `op` (-i, -U) of `pkgs`, no dependencies,
+/// scripts or signatures checked.
+pub fn rpm_root(root: &Path, op: &str, pkgs: &[&Path]) {
+    let out = Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args(["--dbpath", "/usr/lib/sysimage/rpm", op, "--nodeps", "--noscripts", "--nodigest", "--nosignature"])
+        .args(pkgs)
+        .output()
+        .expect("running rpm");
+    assert!(out.status.success(), "rpm {op} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The probe program (examples/probe.rs), built by cargo test.
 pub fn probe_binary() -> PathBuf {
     target_dir().join(Path::new(BIN).parent().unwrap().file_name().unwrap()).join("examples/probe")
