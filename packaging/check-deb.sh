@@ -13,7 +13,9 @@ grep -q "ExecStart=/usr/bin/sandbox-service run web1" /etc/systemd/system/apache
 echo 'from the installed package' > /var/lib/sandbox-service/web1/tree/var/www/html/index.html
 sandbox-service start web1
 test "$(curl -sS http://127.0.0.1/)" = 'from the installed package'
-sandbox-service status web1 | grep -q 'running:'
+# grep without -q reads to the end: under pipefail an early exit would
+# fail the pipeline on its writer's SIGPIPE, not on what it found.
+sandbox-service status web1 | grep 'running:' > /dev/null
 sandbox-service execute web1 -- apache2ctl -t
 sandbox-service stop web1
 sandbox-service delete web1

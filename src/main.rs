@@ -16,6 +16,11 @@ fn main() {
         }
     };
     sandbox_service::logging::init(cli.verbose, cli.quiet);
+    if cli.command.only_reports() {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: single-threaded here, and SIG_DFL installs no handler code.
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.ok();
+    }
     match cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -14,6 +14,10 @@ fn execute_runs_confined_inside_with_stdio_and_status() {
     );
     assert_eq!(out.status.code(), Some(1));
     s.ok(&["start", "web1"]);
+    // A reader that has gone (`| head`, `| grep -q`) ends a report by
+    // SIGPIPE, as it ends cat, never by a panic: the reader exits first here.
+    let out = s.sh(&format!("( sleep 0.3; {BIN} status web1 2>/tmp/pipe.err; echo $? > /tmp/pipe.rc ) | true; cat /tmp/pipe.rc /tmp/pipe.err"));
+    assert_eq!(stdout(&out), "141\n", "status on a closed pipe");
 
     // Exit status and stdin pass through.
     let out = s.sh(&format!("echo from-stdin | {BIN} execute web1 -- sh -c 'read x; echo got:$x; exit 42'"));

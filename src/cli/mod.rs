@@ -82,6 +82,21 @@ fn explain(layout: &Layout, plan: &crate::plan::Plan) -> String {
     plan.explain() + &crate::runtime::rootfs::explain(&layout.host("/etc"), &plan.private)
 }
 
+impl Command {
+    /// Commands that only print a report: a reader that stops early (`| head`,
+    /// `| grep -q`) ends them by SIGPIPE, as it ends ls or cat, not with a panic
+    /// on the next write. Commands that change state keep SIGPIPE ignored, so a
+    /// closed pipe can never cut a create or a delete short of its rollback.
+    pub fn only_reports(&self) -> bool {
+        match self {
+            Command::List(_) | Command::Status(_) | Command::Diff(_) | Command::Security(_) => true,
+            Command::Create(a) => a.explain,
+            Command::Export(a) => a.explain && a.oci_bundle.is_none() && a.oci_image.is_none() && a.kube.is_none(),
+            _ => false,
+        }
+    }
+}
+
 /// Runs the command; Ok holds the exit status (non-zero only from `run`,
 /// which exits with its service's status).
 pub fn run(cli: Cli) -> Result<i32> {
