@@ -94,8 +94,10 @@ hf_few create-apache2 --prepare "sh -c '$BIN -q delete --force w1 >/dev/null 2>&
 hf_few create-nginx --prepare "sh -c '$BIN -q delete --force s1 >/dev/null 2>&1 || true'" -n "create -u nginx" "$BIN -q create -u nginx s1"
 hf_few delete --prepare "sh -c '$BIN -q create d1 -- /bin/true'" -n "delete" "$BIN -q delete d1"
 hf_few daemon-reload -n "systemctl daemon-reload" "systemctl daemon-reload"
-# create's floor: the sandbox's own key, RSA 2048 as the host's snakeoil.
-hf_few keygen -n "openssl genpkey RSA 2048" "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out /dev/null"
+# create's floor: the sandbox's own key, RSA 2048 as the host's snakeoil,
+# and its certificate, made by the one command create runs for them.
+hf_few keygen -n "openssl req RSA 2048 key and certificate" \
+    "openssl req -x509 -nodes -sha256 -days 3650 -newkey RSA -pkeyopt rsa_keygen_bits:2048 -keyout /dev/null -out /dev/null -subj /CN=w1 -addext subjectAltName=DNS:w1"
 
 say "3/8 execute"
 $BIN -q create g-exec -- /bin/sleep infinity

@@ -114,6 +114,17 @@ fn delete_and_clone_round_trips() {
     let l1: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a1", "--json"])).unwrap();
     let l2: serde_json::Value = serde_json::from_str(&s.ok(&["status", "a2", "--json"])).unwrap();
     assert_ne!(l1["label"], l2["label"], "a clone gets its own label");
+    // Each has a key of its own, and a certificate of that key for its name.
+    let pubkey =
+        |n: &str| s.sh_ok(&format!("openssl pkey -in {} -pubout", tree(n, "/etc/ssl/private/ssl-cert-snakeoil.key")));
+    for n in ["a1", "a2"] {
+        let c = s.sh_ok(&format!(
+            "openssl x509 -in {} -noout -subject -pubkey",
+            tree(n, "/etc/ssl/certs/ssl-cert-snakeoil.pem")
+        ));
+        assert!(c.contains(&format!("subject=CN = {n}\n")) && c.contains(pubkey(n).trim()), "{n}: {c}");
+    }
+    assert_ne!(pubkey("a1"), pubkey("a2"), "a clone shares its source's key");
     assert!(s.sh_ok("systemctl show -p LoadState apache2@a2.service").contains("loaded"));
     let wants = s.sh_ok("systemctl show -p Wants apache2-sandboxes.target");
     assert!(wants.contains("apache2@a1.service") && wants.contains("apache2@a2.service"), "{wants}");

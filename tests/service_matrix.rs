@@ -161,7 +161,18 @@ fn dovecot_imapd() {
         process: "dovecot",
         ask: "(sleep 1; printf 'a LOGOUT\\r\\n') | timeout 5 nc -q2 127.0.0.1 143",
         want: "Dovecot (Debian) ready",
-        also: None,
+        also: Some(|s| {
+            // The certificate it shows is its own, made at create for its
+            // name and for a key of its own, not the host's snakeoil.
+            let shown = s.sh_ok(
+                "openssl s_client -starttls imap -connect 127.0.0.1:143 </dev/null 2>/dev/null \
+                 | openssl x509 -noout -subject -pubkey",
+            );
+            let host = s.sh_ok("openssl pkey -in /etc/ssl/private/ssl-cert-snakeoil.key -pubout");
+            let own = s.sh_ok(&format!("openssl pkey -in {} -pubout", tree("box", "/etc/dovecot/private/dovecot.key")));
+            assert!(shown.contains("subject=CN = box"), "{shown}");
+            assert!(shown.contains(own.trim()) && !shown.contains(host.trim()), "{shown}");
+        }),
     });
 }
 

@@ -93,6 +93,11 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     fs::DirBuilder::new().mode(0o700).create(&built)?;
     let src_state = layout.state_dir(&src.name);
     copy::check_room(copy::measure(&src_state.join(TREE))?, &built)?;
+    let old = Manifest::load(&src_state.join(MANIFEST))?;
+    // Its own keys, made while the tree is copied: a clone never shares
+    // one with its source.
+    let fresh: Vec<_> = old.plan.keys.iter().filter(|k| k.how.is_new()).cloned().collect();
+    let keys = crate::plan::keys::start_all(&fresh, txn.work_dir(), &cfg.name)?;
     let keep = |_: &std::path::Path| true;
     let mut copier = Copier::new(&keep, &format!("cloning {} to {}", src.name, a.dest))
         .with_deadline(limit, &format!("give it more time with --timeout (now {})", a.timeout));
@@ -101,10 +106,8 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     if let (Some(from), Some(to)) = (src.container.private_users, cfg.container.private_users) {
         crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
     }
-    let old = Manifest::load(&src_state.join(MANIFEST))?;
-    // Its own keys: a clone never shares one with its source.
-    for k in old.plan.keys.iter().filter(|k| k.how.is_new()) {
-        crate::plan::keys::make(layout, k, &built.join(TREE), &cfg.name, cfg.container.private_users)?;
+    for k in keys {
+        k.finish(layout, &built.join(TREE), cfg.container.private_users)?;
     }
     crate::pristine::copy_for_clone(&src_state, &built)?;
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;

@@ -244,13 +244,15 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     };
 
     let txn = Txn::begin(layout, &a.name, Op::Create)?;
+    // The keys are made while the tree is copied.
+    let keys = crate::plan::keys::start_all(&plan.keys, txn.work_dir(), &cfg.name)?;
     let built = txn.work_dir().join("state");
     fs::DirBuilder::new().mode(0o700).create(&built)?;
     let tree = built.join(TREE);
     fs::DirBuilder::new().mode(0o755).create(&tree)?;
     let stats = clone_plan(layout, &plan, &tree)?;
-    for k in &plan.keys {
-        crate::plan::keys::make(layout, k, &tree, &cfg.name, None)?;
+    for k in keys {
+        k.finish(layout, &tree, None)?;
     }
     if let Some(base) = cfg.container.private_users {
         crate::runtime::userns::shift_tree(&tree, 0, base)?;

@@ -10,6 +10,9 @@ pub struct DpkgDb {
     root: PathBuf,
     info_dir: PathBuf,
     packages: HashMap<String, Entry>,
+    /// Every installed package's `.list` (package, text), read once: a plan
+    /// asks who owns a path several times, and the lists are megabytes.
+    lists: std::sync::OnceLock<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,12 +38,30 @@ impl DpkgDb {
             root: layout.root().to_path_buf(),
             info_dir: layout.host("/var/lib/dpkg/info"),
             packages: parse_status(&text),
+            lists: std::sync::OnceLock::new(),
         }))
     }
 
     /// Reads the `.list` of every installed package, calling `f(package, line)`.
     fn scan_lists(&self, mut f: impl FnMut(&str, &str)) -> Result<()> {
+        let lists = match self.lists.get() {
+            Some(l) => l,
+            None => {
+                let l = self.read_lists()?;
+                self.lists.get_or_init(|| l)
+            }
+        };
+        for (name, text) in lists {
+            for line in text.lines() {
+                f(name, line);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_lists(&self) -> Result<Vec<(String, String)>> {
         let rd = std::fs::read_dir(&self.info_dir).with_context(|| format!("reading {}", self.info_dir.display()))?;
+        let mut out = Vec::new();
         for ent in rd {
             let ent = ent?;
             let fname = ent.file_name();
@@ -52,11 +73,9 @@ impl DpkgDb {
             }
             let text =
                 std::fs::read_to_string(ent.path()).with_context(|| format!("reading {}", ent.path().display()))?;
-            for line in text.lines() {
-                f(name, line);
-            }
+            out.push((name.to_string(), text));
         }
-        Ok(())
+        Ok(out)
     }
 
     fn info_file(&self, e: &Entry, ext: &str) -> PathBuf {
