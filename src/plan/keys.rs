@@ -210,17 +210,19 @@ fn certificate(p: &std::path::Path) -> Option<x509_cert::Certificate> {
     if !f.metadata().is_ok_and(|m| m.is_file() && m.len() <= 1 << 20) {
         return None;
     }
-    let mut text = String::new();
-    f.take(1 << 20).read_to_string(&mut text).ok()?;
+    let mut bytes = Vec::new();
+    f.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    // The text around the PEM block need not be UTF-8.
+    let text = String::from_utf8_lossy(&bytes);
     const END: &str = "-----END CERTIFICATE-----";
     let start = text.find("-----BEGIN CERTIFICATE-----")?;
     let end = start + text[start..].find(END)? + END.len();
     x509_cert::Certificate::from_pem(&text[start..end]).ok()
 }
 
-/// The public key (SubjectPublicKeyInfo, DER) and the text of
-/// `openssl pkey -pubout -text`: the PEM block, then "Public-Key: (2048 bit)"
-/// and, for EC, "ASN1 OID: prime256v1".
+/// The public key (SubjectPublicKeyInfo, DER) in what `openssl pkey
+/// -pubout -text` prints: its PEM block, then text such as "Public-Key:
+/// (2048 bit)" and, for EC, "ASN1 OID: prime256v1".
 fn public_key(text: &str) -> Option<Vec<u8>> {
     const END: &str = "-----END PUBLIC KEY-----";
     let end = text.find(END)? + END.len();
@@ -482,6 +484,10 @@ mod tests {
             format!("Certificate:\n  noise\n{}", std::fs::read_to_string(scratch.join("cert")).unwrap()),
         )
         .unwrap();
+        assert_eq!(certificate(&bundle).unwrap(), cert);
+        let mut latin1 = b"Zertifikat f\xfcr web1\n".to_vec();
+        latin1.extend(std::fs::read(scratch.join("cert")).unwrap());
+        std::fs::write(&bundle, latin1).unwrap();
         assert_eq!(certificate(&bundle).unwrap(), cert);
         std::fs::write(&bundle, "-----BEGIN CERTIFICATE-----\nbm90IGRlcg==\n-----END CERTIFICATE-----\n").unwrap();
         assert!(certificate(&bundle).is_none());
