@@ -36,17 +36,21 @@ pub fn evaluate(path: &Path, given: &[(String, String)]) -> Option<Vec<(String, 
         .spawn()
         .ok()?;
     let mut out = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         // Bounded: a script that prints without end is cut off.
         let _ = (&mut out).take(1 << 20).read_to_end(&mut buf);
-        buf
+        let _ = tx.send(buf);
     });
-    let start = Instant::now();
+    // The output ends as `env` exits (the script's own output goes to
+    // /dev/null): waited for as it happens, not polled at an interval.
+    let deadline = Instant::now() + LIMIT;
+    let buf = rx.recv_timeout(LIMIT).ok();
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if start.elapsed() < LIMIT => std::thread::sleep(Duration::from_millis(2)),
+        match (buf.is_some(), child.try_wait()) {
+            (true, Ok(Some(st))) => break Some(st),
+            (true, Ok(None)) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(100)),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -54,7 +58,7 @@ pub fn evaluate(path: &Path, given: &[(String, String)]) -> Option<Vec<(String, 
             }
         }
     };
-    let buf = reader.join().ok()?;
+    let buf = buf?;
     if !status?.success() {
         return None;
     }
@@ -101,5 +105,8 @@ mod tests {
         assert!(evaluate(&f, &[]).is_none());
         std::fs::write(&f, "while :; do :; done\n").unwrap();
         assert!(evaluate(&f, &[]).is_none());
+        // A process the script leaves behind holds no pipe of ours.
+        std::fs::write(&f, "sleep 5 & LEFT=1\n").unwrap();
+        assert!(evaluate(&f, &[]).unwrap().contains(&("LEFT".into(), "1".into())));
     }
 }
