@@ -213,20 +213,23 @@ fn certificate(p: &std::path::Path) -> Option<x509_cert::Certificate> {
     let mut bytes = Vec::new();
     f.take(1 << 20).read_to_end(&mut bytes).ok()?;
     // The text around the PEM block need not be UTF-8.
-    let text = String::from_utf8_lossy(&bytes);
-    const END: &str = "-----END CERTIFICATE-----";
-    let start = text.find("-----BEGIN CERTIFICATE-----")?;
-    let end = start + text[start..].find(END)? + END.len();
-    x509_cert::Certificate::from_pem(&text[start..end]).ok()
+    x509_cert::Certificate::from_pem(pem_block(&String::from_utf8_lossy(&bytes), "CERTIFICATE")?).ok()
+}
+
+/// The first PEM block labelled `label` in `text`, from its BEGIN line to
+/// its END line: a file or an openssl output may hold other text around it.
+fn pem_block<'t>(text: &'t str, label: &str) -> Option<&'t str> {
+    let end_line = format!("-----END {label}-----");
+    let start = text.find(&format!("-----BEGIN {label}-----"))?;
+    let end = start + text[start..].find(&end_line)? + end_line.len();
+    Some(&text[start..end])
 }
 
 /// The public key (SubjectPublicKeyInfo, DER) in what `openssl pkey
 /// -pubout -text` prints: its PEM block, then text such as "Public-Key:
 /// (2048 bit)" and, for EC, "ASN1 OID: prime256v1".
 fn public_key(text: &str) -> Option<Vec<u8>> {
-    const END: &str = "-----END PUBLIC KEY-----";
-    let end = text.find(END)? + END.len();
-    let (label, der) = x509_cert::der::pem::decode_vec(text[..end].trim_start().as_bytes()).ok()?;
+    let (label, der) = x509_cert::der::pem::decode_vec(pem_block(text, "PUBLIC KEY")?.as_bytes()).ok()?;
     (label == "PUBLIC KEY").then_some(der)
 }
 
@@ -386,8 +389,9 @@ impl Making<'_> {
         }
         let meta = std::fs::metadata(&src).with_context(|| format!("reading {}", src.display()))?;
         let _ = std::fs::remove_file(&dst);
+        // rename replaces what is there, a link to a host file included,
+        // without following it.
         let made = |name: &str, to: &Path| {
-            let _ = std::fs::remove_file(to);
             std::fs::rename(self.scratch.join(name), to)
                 .with_context(|| format!("moving the new {name} to {}", to.display()))
         };
