@@ -18,13 +18,13 @@ BUILD_DEPS = build-essential pkg-config libselinux1-dev libclang-dev libseccomp-
 # Tests: a real systemd to boot in namespaces, real service packages, rpm.
 TEST_DEPS = systemd dbus iproute2 util-linux apache2 nginx rpm man-db groff-base curl logrotate tmux systemd-container procps \
             hyperfine bubblewrap crun tini strace python3 selinux-policy-dev debhelper lintian fakeroot openssl \
-            zsh fish nftables podman skopeo catatonit runc $(SERVICE_DEPS)
+            zsh fish nftables podman skopeo catatonit runc libelf-dev zlib1g-dev $(SERVICE_DEPS)
 # The daemons of the service matrix (tests/service_matrix.rs) and their clients.
 SERVICE_DEPS = redis-server redis-tools mariadb-server mariadb-client postgresql haproxy php8.2-fpm dovecot-imapd vsftpd \
             memcached socat netcat-openbsd libfcgi-bin openssh-server tor postfix bind9 bind9-dnsutils unbound dnsmasq \
             lighttpd squid
 
-.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm deb
+.PHONY: all build deps-build deps-test install uninstall test check lint man-check clean quickstart bench bench-smoke policy install-files rpm deb youki
 
 all: build
 
@@ -97,8 +97,20 @@ man-check:
 	done; echo "man pages render cleanly"
 
 # The tests boot a throwaway systemd in namespaces: they need root.
-test: deps-test
+test: deps-test youki
 	$(CARGO) test --locked
+
+# youki, the third OCI runtime tests/export.rs runs an exported bundle
+# under: Debian 12 has none, so its release is built from crates.io into
+# target/youki, once (v1 too: the harness's host may be hybrid; libbpf-sys,
+# for the cgroup v2 device filter, needs libelf-dev and zlib1g-dev).
+YOUKI_VERSION = 0.7.0
+YOUKI_FEATURES = seccomp,v1,v2,cgroupsv2_devices
+YOUKI = $(or $(CARGO_TARGET_DIR),target)/youki
+youki: deps-test
+	@if [ "$$(cat $(YOUKI)/built 2>/dev/null)" = '$(YOUKI_VERSION) $(YOUKI_FEATURES)' ]; then echo "youki $(YOUKI_VERSION) is built"; \
+	else $(CARGO) install --locked --force --root $(YOUKI) youki --version $(YOUKI_VERSION) --features $(YOUKI_FEATURES) \
+	    && echo '$(YOUKI_VERSION) $(YOUKI_FEATURES)' > $(YOUKI)/built; fi
 
 check: deps-test lint man-check policy test bench-smoke rpm deb
 

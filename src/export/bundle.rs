@@ -8,10 +8,10 @@ use crate::runtime::devices::NODES;
 use crate::runtime::rootfs::{PROC_MASKED, PROC_READONLY, SYS_MASKED};
 use anyhow::{anyhow, Context, Result};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
-    LinuxDeviceType, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceBuilder,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::str::FromStr;
 
@@ -35,7 +35,12 @@ fn tmpfs(plan: &ExportPlan, dir: &str, flags: &[&str]) -> Result<Mount> {
 pub fn mounts(plan: &ExportPlan) -> Result<Vec<Mount>> {
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "nodev", "noexec", "mode=755", "size=64k", "nr_inodes=64"])?,
+        // Not nodev, unlike the sandbox's: the runtime makes the nodes of
+        // linux.devices in it (youki refuses a node already bound there).
+        // No CAP_MKNOD and the device list keep every other node out.
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "noexec", "mode=755", "size=64k", "nr_inodes=64"])?,
+        // As rootfs.rs: no terminal is attached to a service.
+        mount("/dev/console", "bind", "/dev/null", &["bind", "nosuid", "noexec"])?,
         mount(
             "/dev/pts",
             "devpts",
@@ -50,12 +55,6 @@ pub fn mounts(plan: &ExportPlan) -> Result<Vec<Mount>> {
         tmpfs(plan, "/home", &["nosuid", "nodev"])?,
         tmpfs(plan, "/root", &["nosuid", "nodev"])?,
     ];
-    // The nodes as rootfs.rs gives them: the host's, each bound on its own
-    // (the /dev tmpfs is nodev, so no node made in it opens).
-    for n in NODES.iter().filter(|n| n.bound) {
-        let p = format!("/dev/{}", n.name);
-        m.push(mount(&p, "bind", &p, &["bind", "nosuid", "noexec"])?);
-    }
     // The sandbox's own paths, writable over the read-only root, as
     // rootfs::mount_var and mount_etc bind them.
     for p in &plan.private {
@@ -152,6 +151,23 @@ pub fn spec(plan: &ExportPlan) -> Result<Spec> {
         );
     }
     let mut res = LinuxResourcesBuilder::default().devices(allowed);
+    // The nodes rootfs.rs binds from the host, made by the runtime (the
+    // runtime-spec's defaults, said rather than left to each runtime).
+    let nodes = NODES
+        .iter()
+        .filter(|n| n.bound)
+        .map(|n| {
+            LinuxDeviceBuilder::default()
+                .path(format!("/dev/{}", n.name))
+                .typ(LinuxDeviceType::C)
+                .major(i64::from(n.major))
+                .minor(i64::from(n.minor))
+                .file_mode(0o666u32)
+                .uid(0u32)
+                .gid(0u32)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(b) = plan.memory.as_deref().and_then(bytes) {
         res = res.memory(LinuxMemoryBuilder::default().limit(b).build()?);
     }
@@ -164,6 +180,7 @@ pub fn spec(plan: &ExportPlan) -> Result<Spec> {
 
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .devices(nodes)
         .resources(res.build()?)
         .masked_paths(PROC_MASKED.iter().chain(SYS_MASKED).map(|s| s.to_string()).collect::<Vec<_>>())
         .readonly_paths(PROC_READONLY.iter().map(|s| s.to_string()).collect::<Vec<_>>())
