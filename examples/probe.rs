@@ -392,11 +392,15 @@ fn main() {
     let (mut devs, mut links, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
     for e in fs::read_dir("/dev").into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let socket = e.metadata().is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
-        match fs::read_link(e.path()) {
-            Ok(to) => links.push(format!("{name} -> {}", to.display())),
-            Err(_) if socket => sockets.push(name),
-            Err(_) => devs.push(name),
+        // The entry's own type: a link is not followed.
+        let Ok(t) = e.file_type() else { continue };
+        if t.is_symlink() {
+            let to = fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+            links.push(format!("{name} -> {to}"));
+        } else if std::os::unix::fs::FileTypeExt::is_socket(&t) {
+            sockets.push(name);
+        } else {
+            devs.push(name);
         }
     }
     devs.sort();

@@ -82,10 +82,11 @@ fn the_bundle_serves_under_crun_runc_and_youki_and_the_probe_answers_as_in_the_s
     assert!(a.len() >= 40 && a.values().all(|ok| *ok), "{inside}");
     // Where an engine cannot say the same, and why; all but the last are no weaker:
     // (check, the engines it differs under, why).
-    const ALL: &[&str] = &["crun", "runc", "youki"];
+    let all: Vec<&str> = ENGINES.iter().map(|e| e.name).collect();
+    let all = &all[..];
     let differ: BTreeMap<&str, (&[&str], &str)> = BTreeMap::from([
         // The host's /etc/ssh is not masked but absent: no host file outside the closure travels.
-        ("ssh-keys-masked", (ALL, "absent")),
+        ("ssh-keys-masked", (all, "absent")),
         // crun adds /dev/core, a link to /proc/kcore, which is masked.
         ("dev-links", (&["crun"][..], "crun's /dev/core")),
         // The engines mount the root and its masks without nosuid/nodev; the
@@ -93,11 +94,11 @@ fn the_bundle_serves_under_crun_runc_and_youki_and_the_probe_answers_as_in_the_s
         // cleared. /dev is not nodev: the engine makes the device list's
         // nodes in it; no CAP_MKNOD and the list keep others out (the
         // device attack below).
-        ("mounts-nosuid-nodev", (ALL, "the engines' root and /dev")),
+        ("mounts-nosuid-nodev", (all, "the engines' root and /dev")),
         // The host's journal socket does not travel (sandbox-service(8)).
-        ("dev-log", (ALL, "the host's /dev/log")),
+        ("dev-log", (all, "the host's /dev/log")),
         // The shim is a file of the read-only root, not a mount of its own.
-        ("shim-mount-read-only", (ALL, "in the root")),
+        ("shim-mount-read-only", (all, "in the root")),
         // WEAKER, youki's bug: youki 0.7.0 reads SCMP_CMP_MASKED_EQ's value
         // as the datum and valueTwo as the mask, the other way round from
         // runc, crun and libseccomp's SCMP_CMP(arg, op, mask, datum), so the
