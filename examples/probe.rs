@@ -392,8 +392,10 @@ fn main() {
     let (mut devs, mut links, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
     for e in fs::read_dir("/dev").into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        // The entry's own type: a link is not followed.
-        let Ok(t) = e.file_type() else { continue };
+        // lstat, not the directory entry's d_type: a link is not followed,
+        // but a bind mount over the entry (/dev/log's socket on a file made
+        // to hold it) is seen, where d_type still says "file".
+        let Ok(t) = fs::symlink_metadata(e.path()).map(|m| m.file_type()) else { continue };
         if t.is_symlink() {
             let to = fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
             links.push(format!("{name} -> {to}"));

@@ -1,7 +1,7 @@
 //! sandbox-service-init: PID 1 of a sandbox, started by `sandbox-service
 //! run`. See sandbox-service-init(8).
 //!
-//! Usage: sandbox-service-init --name NAME [--tmpfiles FILE] [--unit FILE]... [--pulled FILE]... [-- COMMAND ARGS...]
+//! Usage: sandbox-service-init --name NAME [--seccomp FILE] [--tmpfiles FILE] [--unit FILE]... [--pulled FILE]... [-- COMMAND ARGS...]
 
 use anyhow::{bail, Context, Result};
 use sandbox_service::shim::service::{Service, Type};
@@ -26,6 +26,7 @@ fn real_main() -> Result<i32> {
     let (mut writable, mut bind, mut connect): (Option<Vec<String>>, Option<String>, Option<String>) =
         (None, None, None);
     let mut seed: Option<String> = None;
+    let mut seccomp: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--name" => name = args.next(),
@@ -39,6 +40,7 @@ fn real_main() -> Result<i32> {
             "--bind-ports" => bind = Some(args.next().context("--bind-ports needs ports")?),
             "--connect-ports" => connect = Some(args.next().context("--connect-ports needs ports")?),
             "--seed-var" => seed = Some(args.next().context("--seed-var needs a directory")?),
+            "--seccomp" => seccomp = Some(args.next().context("--seccomp needs a file")?),
             "--" => command.extend(args.by_ref()),
             other => bail!("unknown argument '{other}'"),
         }
@@ -60,6 +62,14 @@ fn real_main() -> Result<i32> {
         for n in &applied.notes {
             eprintln!("sandbox-service-init: {name}: {n}");
         }
+    }
+    // The sandbox's own filter, stacked on the engine's: the kernel runs
+    // both and the stricter answer wins, so the rules hold whatever the
+    // engine made of their OCI rendering. Last, as `run` loads it.
+    if let Some(f) = seccomp {
+        use sandbox_service::runtime::seccomp;
+        nix::sys::prctl::set_no_new_privs().context("setting no_new_privs before the seccomp filter")?;
+        seccomp::load(&seccomp::read(std::path::Path::new(&f))?)?;
     }
     let mut services = Vec::new();
     for (path, pulled) in &units {

@@ -243,12 +243,23 @@ pub fn plan(layout: &Layout, cfg: &SandboxConfig) -> Result<ExportPlan> {
         why: "as /etc/passwd".into(),
         content: group.into_bytes(),
     });
+    // The sandbox's Landlock domain and seccomp filter, which `run` makes
+    // before the shim.
+    let confinement = crate::runtime::confine::Confinement::load(cfg, &state, &manifest)?;
+    let bpf = format!("{EXPORT_DIR}/{}", crate::runtime::seccomp::FILE);
+    generated.push(Generated {
+        path: bpf.clone(),
+        mode: 0o644,
+        why: "the sandbox's compiled seccomp filter, which the shim loads under the engine's: an engine that \
+              misreads the OCI profile (youki 0.7.0's masked compare) still leaves the sandbox's rules in force"
+            .into(),
+        content: confinement.bpf.clone(),
+    });
     generated.sort_by(|a, b| a.path.cmp(&b.path));
 
     let mut args = shim_in.argv;
-    // The sandbox's Landlock domain, which `run` makes before the shim.
-    let confinement = crate::runtime::confine::Confinement::load(cfg, &state, &manifest)?;
-    let mut confine = vec!["--landlock-writable".to_string(), confinement.writable.join(":")];
+    let mut confine =
+        vec!["--landlock-writable".to_string(), confinement.writable.join(":"), "--seccomp".to_string(), bpf];
     if let Some(b) = &cfg.container.bind_ports {
         confine.extend(["--bind-ports".to_string(), crate::config::render_ports(&Some(b.clone()))]);
     }
@@ -601,7 +612,10 @@ impl ExportPlan {
             s.push_str(&format!("  {} runs: {}\n", n.what, n.why));
         }
         s.push_str(&format!("  capabilities: {}\n", self.caps.join(" ")));
-        s.push_str("  seccomp: the sandbox's filter as an OCI profile; no_new_privs; read-only root\n");
+        s.push_str(
+            "  seccomp: the sandbox's filter as an OCI profile, and compiled, loaded by the shim on top of the \
+             engine's; no_new_privs; read-only root\n",
+        );
         for n in &self.not_travelling {
             s.push_str(&format!("  does not travel: {}: {}\n", n.what, n.why));
         }
