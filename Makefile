@@ -96,8 +96,10 @@ man-check:
 	    if [ -n "$$out" ]; then echo "$$p: $$out"; exit 1; fi; \
 	done; echo "man pages render cleanly"
 
-# The tests boot a throwaway systemd in namespaces: they need root.
-test: deps-test youki
+# The tests boot a throwaway systemd in namespaces: they need root. The
+# release build is what tests/harness_selftest.rs installs as the host's
+# (a no-op after `make quickstart`; a fresh clone's `make check` needs it).
+test: deps-test youki build
 	$(CARGO) test --locked
 
 # youki, the third OCI runtime tests/export.rs runs an exported bundle

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use ini::{Ini, ParseOption};
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Payload {
     /// Runs these service units (e.g. `apache2.service`).
     Services(Vec<String>),
@@ -16,7 +16,7 @@ pub enum Payload {
     Command(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SandboxConfig {
     pub name: String,
     /// The host unit that runs the sandbox, e.g. `apache2@web1.service`.
@@ -36,7 +36,7 @@ pub struct SandboxConfig {
     pub container: Container,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Network {
     /// The host's network namespace: the service binds the host's ports.
     #[default]
@@ -57,7 +57,7 @@ impl Network {
 
 /// The `[container]` and `[limits]` sections; every default is in
 /// sandbox-service.sandbox(5) with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Container {
     pub network: Network,
     /// Capabilities added to, or dropped from, the default set (names as
@@ -127,7 +127,7 @@ pub fn render_ports(p: &Option<Vec<u16>>) -> String {
 /// `size=` of each tmpfs a sandbox gets fresh at every start: without one,
 /// each may take half of the host's memory. A percentage is of the host's
 /// RAM, as tmpfs(5) reads it; the pages count against the unit's MemoryMax=.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TmpfsSizes {
     /// /tmp; 10% as systemd gives a nested /tmp.
     pub tmp: String,
@@ -431,7 +431,12 @@ impl SandboxConfig {
 
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        Self::parse(&text).map_err(|e| {
+        Self::parse_file(path, &text)
+    }
+
+    /// `parse`, its error naming the file and the fix.
+    fn parse_file(path: &Path, text: &str) -> Result<Self> {
+        Self::parse(text).map_err(|e| {
             let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             anyhow!(
                 "{} is damaged: {e:#}; mend it as sandbox-service.sandbox(5) says, or remove the sandbox with \
@@ -461,17 +466,32 @@ pub fn load_named(layout: &Layout, name: &str) -> Result<SandboxConfig> {
     SandboxConfig::load(&path)
 }
 
+/// Where `load_all` keeps what each `.sandbox` text parsed to (memo.rs):
+/// beside the state, which only root may read.
+fn parse_memo(layout: &Layout) -> crate::memo::Memo<SandboxConfig> {
+    crate::memo::Memo::open(&layout.state_base().join(".configs.memo"))
+}
+
+/// `SandboxConfig::load` through the memo: the file is read every time,
+/// and parsed only if its text is new.
+fn load_memoized(memo: &mut crate::memo::Memo<SandboxConfig>, path: &Path) -> Result<SandboxConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    memo.get(text, |t| SandboxConfig::parse_file(path, t))
+}
+
 /// `load_all`, but a damaged config is passed over and its error kept
 /// (for `list`, which shows the others).
 pub fn load_all_lenient(layout: &Layout) -> Result<(Vec<SandboxConfig>, Vec<anyhow::Error>)> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
+    let mut memo = parse_memo(layout);
     for p in config_files(layout)? {
-        match SandboxConfig::load(&p) {
+        match load_memoized(&mut memo, &p) {
             Ok(c) => good.push(c),
             Err(e) => bad.push(e),
         }
     }
+    memo.save();
     good.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((good, bad))
 }
@@ -498,9 +518,11 @@ fn config_files(layout: &Layout) -> Result<Vec<std::path::PathBuf>> {
 /// does not parse is an error: nothing should act on a half-understood set.
 pub fn load_all(layout: &Layout) -> Result<Vec<SandboxConfig>> {
     let mut out = Vec::new();
+    let mut memo = parse_memo(layout);
     for p in config_files(layout)? {
-        out.push(SandboxConfig::load(&p)?);
+        out.push(load_memoized(&mut memo, &p)?);
     }
+    memo.save();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
@@ -604,5 +626,29 @@ mod tests {
         assert!(SandboxConfig::parse(&good.replace("name=web1", "name=../x")).is_err());
         assert!(SandboxConfig::parse(&good.replace("command=", "command=/bin/true")).is_err());
         assert!(SandboxConfig::parse(&good.replace("name=web1", "name=web1\nname=web2")).is_err());
+    }
+
+    /// The memo changes nothing load_all says: an edit that keeps the
+    /// size and the time (within one timestamp tick) is read, a damaged
+    /// file is still an error after a good parse of it was kept.
+    #[test]
+    fn load_all_through_its_memo_reads_every_edit() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout::new(Some(root.path()));
+        std::fs::create_dir_all(layout.config_dir()).unwrap();
+        std::fs::create_dir_all(layout.state_base()).unwrap();
+        let path = layout.config_file("web1");
+        std::fs::write(&path, sample().render()).unwrap();
+        assert_eq!(load_all(&layout).unwrap(), vec![sample()]);
+        assert!(layout.state_base().join(".configs.memo").exists());
+        let times = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let edited = sample().render().replace("label=s0:c3,c400", "label=s0:c3,c401");
+        std::fs::write(&path, &edited).unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(times).unwrap();
+        assert_eq!(load_all(&layout).unwrap()[0].label, Some(McsLabel::new(3, 401).unwrap()));
+        std::fs::write(&path, edited.replace("mode=dynamic", "mode=odd")).unwrap();
+        assert!(load_all(&layout).is_err());
+        let (good, bad) = load_all_lenient(&layout).unwrap();
+        assert!(good.is_empty() && bad.len() == 1);
     }
 }

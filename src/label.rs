@@ -15,7 +15,7 @@ pub const FILE_TYPE: &str = "sandbox_service_file_t";
 pub const PROCESS_TYPE: &str = "sandbox_service_t";
 
 /// `s0:cLO,cHI` with LO < HI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct McsLabel {
     lo: u16,
     hi: u16,
@@ -50,7 +50,7 @@ impl FromStr for McsLabel {
 }
 
 /// How a sandbox is labelled (`-s`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Security {
     /// Allocate a unique pair (the default).
     Dynamic,

@@ -15,6 +15,7 @@ pub mod livestate;
 pub mod logging;
 pub mod logrotateconf;
 pub mod manifest;
+pub mod memo;
 pub mod merge;
 pub mod names;
 pub mod network;

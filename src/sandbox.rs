@@ -103,10 +103,24 @@ pub fn choose_id_range(layout: &Layout, configs: &[SandboxConfig]) -> Result<u32
     userns::allocate(&used, &taken)
 }
 
+/// The sandbox filter as BPF. It is the same for every sandbox, and
+/// libseccomp takes about half of a command sandbox's create to compile
+/// it: compiled once per build of the program and of libseccomp, and kept
+/// (memo.rs) beside the state, which only root may write.
+fn compiled_filter(layout: &Layout) -> Result<Vec<u8>> {
+    use crate::runtime::seccomp;
+    let mut memo = crate::memo::Memo::<Vec<u8>>::open(&layout.state_base().join(".seccomp.memo"));
+    let v = libseccomp::ScmpVersion::current().context("seccomp: libseccomp's version")?;
+    let key = format!("libseccomp {}.{}.{} {:?}", v.major, v.minor, v.micro, seccomp::rules());
+    let bpf = memo.get(key, |_| seccomp::compile())?;
+    memo.save();
+    Ok(bpf)
+}
+
 /// Stages the units and the state directory `built`, and commits.
-/// The seccomp filter is compiled here, once, so starting only loads it.
+/// The seccomp filter is stored here, once, so starting only loads it.
 pub fn commit_new(mut txn: Txn, layout: &Layout, cfg: &SandboxConfig, built: &Path) -> Result<()> {
-    let bpf = crate::runtime::seccomp::compile()?;
+    let bpf = compiled_filter(layout)?;
     std::fs::write(built.join(crate::runtime::seccomp::FILE), bpf).context("storing the seccomp filter")?;
     crate::runtime::unitseccomp::store(layout, cfg, built)?;
     stage_units(&mut txn, layout, cfg)?;

@@ -9,7 +9,7 @@
 use anyhow::{bail, Result};
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SocketPublish {
     /// Where the host's clients connect.
     pub host: String,

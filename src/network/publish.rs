@@ -8,7 +8,7 @@
 use anyhow::{anyhow, bail, Result};
 use std::net::{IpAddr, Ipv4Addr};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Proto {
     Tcp,
     Udp,
@@ -23,7 +23,7 @@ impl Proto {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Publish {
     /// Only this host address (default: every local address).
     pub addr: Option<IpAddr>,
