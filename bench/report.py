@@ -82,7 +82,19 @@ print(f"\n### 6. Scale: {len(scale)} creates\n\n| | ms |\n|---|---:|")
 print(f"| median of the first {k} creates | {first:.1f} |\n| median of the last {k} creates | {last:.1f} |")
 for cmd, r in hf("list").items():
     print(f"| {cmd} | {ms(r):.1f} |")
+loads = {}
+for l in open(os.path.join(out, "unit-load.txt")):
+    tag, us = l.split()
+    loads.setdefault(tag, []).append(int(us) / 1000)
+before, after = statistics.median(loads["before"]), statistics.median(loads["after"])
+print(f"| systemd loading a new unit file (busctl LoadUnit), before the creates | {before:.1f} |")
+print(f"| the same with the {len(scale)} sandboxes' units there | {after:.1f} |")
 target(f"create #{len(scale)} / create #1 (medians of {k})", last / first, 1.2)
+# What any new unit costs systemd more with that many units there, on
+# top of the first create: the growth that is not ours.
+grown = first + max(0.0, after - before)
+floor(f"create #{len(scale)} / create #1", "create #1 plus systemd's growth in loading a new unit",
+      grown / first, last / grown)
 
 ns = hf("net-start")
 print("\n### 7. network=private\n\nStart of a /bin/true sandbox (`run`), and the peer's with and without a veth:\n")
