@@ -29,6 +29,8 @@ struct Stored<T> {
 
 pub struct Memo<T> {
     path: PathBuf,
+    /// `version()`, found once: open compares it and save writes it.
+    version: String,
     old: HashMap<String, T>,
     used: Vec<(String, T)>,
     /// Results computed this time, not found in the memo.
@@ -52,6 +54,7 @@ impl<T: Serialize + DeserializeOwned + Clone> Memo<T> {
     /// The memo at `path`, or an empty one if it is missing, unreadable,
     /// of another build, or writable by anyone but us.
     pub fn open(path: &Path) -> Self {
+        let version = version();
         let old = std::fs::File::open(path)
             .ok()
             .filter(|f| {
@@ -64,10 +67,10 @@ impl<T: Serialize + DeserializeOwned + Clone> Memo<T> {
                 std::io::Read::read_to_end(&mut f, &mut bytes).ok()?;
                 serde_json::from_slice::<Stored<T>>(&bytes).ok()
             })
-            .filter(|s| s.version == version())
+            .filter(|s| s.version == version)
             .map(|s| s.entries.into_iter().collect())
             .unwrap_or_default();
-        Memo { path: path.to_path_buf(), old, used: Vec::new(), missed: 0 }
+        Memo { path: path.to_path_buf(), version, old, used: Vec::new(), missed: 0 }
     }
 
     /// What `f` gives `text`: the kept value of the same text, or `f`'s,
@@ -95,7 +98,7 @@ impl<T: Serialize + DeserializeOwned + Clone> Memo<T> {
             return;
         }
         let Some(dir) = self.path.parent().filter(|d| d.is_dir()) else { return };
-        let stored = Stored { version: version(), entries: self.used };
+        let stored = Stored { version: self.version, entries: self.used };
         let write = || -> std::io::Result<()> {
             let mut tmp = tempfile::Builder::new().prefix(".memo").tempfile_in(dir)?;
             tmp.as_file_mut().write_all(&serde_json::to_vec(&stored)?)?;
