@@ -85,7 +85,8 @@ sync
 say "1/8 launch with $(find /etc | wc -l) entries in /etc"
 hf launch-big-etc \
     -n sandbox-service "$BIN run g-true" \
-    -n bwrap "$BWRAP"
+    -n bwrap "$BWRAP" \
+    -n "bwrap, an init forking the command" "$BWRAP_INIT"
 # The rule holds on the big host: a 0600 file there is unreadable inside.
 echo bench-secret > $BIG/d1/f10
 $BIN -q create g-cat -- /bin/cat $BIG/d1/f10
