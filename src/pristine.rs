@@ -69,9 +69,16 @@ fn worth_keeping(path: &str, plan: &Plan) -> bool {
 /// reach yet) into `state/pristine`. The sandbox's own keys are measured,
 /// never kept: a copy would be one more place for a secret.
 pub fn record(plan: &Plan, tree: &Path, state: &Path) -> Result<Baseline> {
+    let base = record_unwritten(plan, tree, state)?;
+    base.write(state)?;
+    Ok(base)
+}
+
+/// `record`, but the baseline is not written: create walks the tree while
+/// the sandbox's keys are still being made, and adds them (`record_made`).
+pub fn record_unwritten(plan: &Plan, tree: &Path, state: &Path) -> Result<Baseline> {
     let dir = state.join(DIR);
     std::fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let keys: Vec<&str> = plan.private.iter().filter(|p| p.kind == Kind::Key).map(|p| p.path.as_str()).collect();
     let mut base = Baseline::default();
     for e in walkdir::WalkDir::new(tree).follow_links(false) {
         let e = e.with_context(|| format!("reading {}", tree.display()))?;
@@ -79,20 +86,41 @@ pub fn record(plan: &Plan, tree: &Path, state: &Path) -> Result<Baseline> {
             continue;
         }
         let inside = Path::new("/").join(e.path().strip_prefix(tree).unwrap_or(e.path()));
-        let inside = inside.to_string_lossy().into_owned();
-        let key = keys.iter().any(|k| crate::rootpath::is_under(&inside, k));
-        let (size, sha256) = sha256_of(e.path())?;
-        let kept = !key && size <= KEEP_MAX && worth_keeping(&inside, plan);
-        if kept {
-            let to = content_path(state, &inside);
-            parent_dirs(&to)?;
-            std::fs::copy(e.path(), &to).with_context(|| format!("keeping {}", inside))?;
-            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        measure(plan, state, &mut base, &inside.to_string_lossy(), e.path())?;
+    }
+    Ok(base)
+}
+
+/// Adds the files at `paths` (inside the sandbox) of `tree`, made after
+/// `record_unwritten` walked it, to `base`, and writes it.
+pub fn record_made(plan: &Plan, tree: &Path, state: &Path, mut base: Baseline, paths: &[String]) -> Result<Baseline> {
+    for p in paths {
+        let f = tree.join(p.trim_start_matches('/'));
+        if std::fs::symlink_metadata(&f).is_ok_and(|m| m.is_file()) {
+            measure(plan, state, &mut base, p, &f)?;
         }
-        base.files.insert(inside, Entry { size, sha256, kept });
     }
     base.write(state)?;
     Ok(base)
+}
+
+/// Measures one file of the tree into `base`, keeping its content where a
+/// merge may need it and it is no key.
+fn measure(plan: &Plan, state: &Path, base: &mut Baseline, inside: &str, file: &Path) -> Result<()> {
+    // A key inside a private directory (dovecot's private/dovecot.key in
+    // /etc/dovecot) is no private path of its own: the key plans name it.
+    let key = plan.private.iter().any(|p| p.kind == Kind::Key && crate::rootpath::is_under(inside, &p.path))
+        || plan.keys.iter().any(|k| k.path == inside);
+    let (size, sha256) = sha256_of(file)?;
+    let kept = !key && size <= KEEP_MAX && worth_keeping(inside, plan);
+    if kept {
+        let to = content_path(state, inside);
+        parent_dirs(&to)?;
+        std::fs::copy(file, &to).with_context(|| format!("keeping {inside}"))?;
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    }
+    base.files.insert(inside.to_string(), Entry { size, sha256, kept });
+    Ok(())
 }
 
 /// Where the kept content of `inside` lives.
@@ -233,5 +261,41 @@ mod tests {
         assert_eq!(loaded.content(t.path(), "/var/lib/app/db").unwrap(), None);
         assert_eq!(b.files["/etc/app/app.conf"].sha256, sha256_hex(b"port 1\n"));
         assert!(Baseline::load(&t.path().join("none")).unwrap().is_none());
+    }
+
+    /// create measures the tree while the keys are made, then the files
+    /// the keys' making wrote: a key in a private directory is one.
+    #[test]
+    fn keys_made_later_are_measured_never_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let tree = t.path().join("tree");
+        std::fs::create_dir_all(tree.join("etc/app/private")).unwrap();
+        std::fs::write(tree.join("etc/app/app.conf"), "ssl_key = /etc/app/private/app.key\n").unwrap();
+        std::os::unix::fs::symlink("/etc/ssl/private/host.key", tree.join("etc/app/private/app.key")).unwrap();
+        std::fs::write(tree.join("etc/app/app.pem"), "host's certificate").unwrap();
+        let plan = Plan {
+            private: vec![PrivatePath { path: "/etc/app".into(), kind: Kind::Dir, reasons: vec![] }],
+            keys: vec![crate::plan::keys::KeyPlan {
+                path: "/etc/app/private/app.key".into(),
+                target: "/etc/ssl/private/host.key".into(),
+                certs: vec![("/etc/app/app.pem".into(), "/etc/ssl/certs/host.pem".into())],
+                how: crate::plan::keys::How::New { algorithm: vec![], kind: "RSA 2048-bit".into(), days: 1 },
+            }],
+            ..Plan::default()
+        };
+        let b = record_unwritten(&plan, &tree, t.path()).unwrap();
+        assert!(!b.files.contains_key("/etc/app/private/app.key"), "a link is not measured");
+        assert!(Baseline::load(t.path()).unwrap().is_none(), "nothing written yet");
+        std::fs::remove_file(tree.join("etc/app/private/app.key")).unwrap();
+        std::fs::write(tree.join("etc/app/private/app.key"), "new key").unwrap();
+        std::fs::write(tree.join("etc/app/app.pem"), "new certificate").unwrap();
+        let made = ["/etc/app/private/app.key".to_string(), "/etc/app/app.pem".to_string()];
+        let b = record_made(&plan, &tree, t.path(), b, &made).unwrap();
+        let key = &b.files["/etc/app/private/app.key"];
+        assert!(!key.kept && key.sha256 == sha256_hex(b"new key"), "{key:?}");
+        assert!(!content_path(t.path(), "/etc/app/private/app.key").exists());
+        assert_eq!(b.files["/etc/app/app.pem"].sha256, sha256_hex(b"new certificate"));
+        assert_eq!(b.content(t.path(), "/etc/app/app.pem").unwrap().unwrap(), b"new certificate");
+        assert_eq!(Baseline::load(t.path()).unwrap().unwrap(), b);
     }
 }

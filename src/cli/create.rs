@@ -251,15 +251,18 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     let tree = built.join(TREE);
     fs::DirBuilder::new().mode(0o755).create(&tree)?;
     let stats = clone_plan(layout, &plan, &tree)?;
+    // What the sandbox got, for upgrade's merges and diff (the id shift
+    // and the label change no content): measured while the keys are made,
+    // and the keys' files once they are.
+    let baseline = crate::pristine::record_unwritten(&plan, &tree, &built)?;
+    let mut made = Vec::new();
     for k in keys {
-        k.finish(layout, &tree, None)?;
+        made.extend(k.finish(layout, &tree, None)?);
     }
+    crate::pristine::record_made(&plan, &tree, &built, baseline, &made)?;
     if let Some(base) = cfg.container.private_users {
         crate::runtime::userns::shift_tree(&tree, 0, base)?;
     }
-    // What the sandbox got, for upgrade's merges and diff (the id shift
-    // and the label change no content).
-    crate::pristine::record(&plan, &tree, &built)?;
     let label_note = label::label_tree(&tree, cfg.label.as_ref())?;
     Manifest { plan: plan.clone(), stats: stats.clone(), label_note: label_note.clone(), cloned_from: None }
         .write(&built.join(MANIFEST))?;

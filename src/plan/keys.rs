@@ -368,8 +368,9 @@ pub fn start_all<'a>(keys: &'a [KeyPlan], work: &Path, hostname: &str) -> Result
 impl Making<'_> {
     /// Carries the plan out in the sandbox's staged `tree`: the links
     /// become the new (or copied) key and certificates, owned and moded as
-    /// the host's (ids moved up to `shift` in a user namespace).
-    pub fn finish(mut self, layout: &Layout, tree: &Path, shift: Option<u32>) -> Result<()> {
+    /// the host's (ids moved up to `shift` in a user namespace). Returns
+    /// the paths (inside) it wrote.
+    pub fn finish(mut self, layout: &Layout, tree: &Path, shift: Option<u32>) -> Result<Vec<String>> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let k = self.plan;
         if let Some((tool, c)) = self.child.take() {
@@ -431,7 +432,14 @@ impl Making<'_> {
             std::os::unix::fs::lchown(tree.join(link.trim_start_matches('/')), Some(base), Some(base))?;
         }
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        std::fs::remove_dir(&self.scratch).with_context(|| format!("removing {}", self.scratch.display()))
+        std::fs::remove_dir(&self.scratch).with_context(|| format!("removing {}", self.scratch.display()))?;
+        let mut wrote = vec![k.path.clone()];
+        match &k.how {
+            How::Ssh { .. } => wrote.push(format!("{}.pub", k.path)),
+            How::New { .. } => wrote.extend(k.certs.iter().map(|(l, _)| l.clone())),
+            How::Copy { .. } => {}
+        }
+        Ok(wrote)
     }
 }
 
