@@ -52,7 +52,7 @@ floor("launch on the big /etc / launch on today's", "bwrap's own ratio between t
       bwrap_growth, ms(big["sandbox-service"]) / ours / bwrap_growth)
 
 print("\n### 2. create and delete (in the throwaway systemd)\n\n| command | median ms |\n|---|---:|")
-for name in ("create-apache2", "create-nginx", "delete", "daemon-reload"):
+for name in ("create-apache2", "create-nginx", "create-memcached", "delete", "daemon-reload"):
     for cmd, r in hf(name).items():
         print(f"| {cmd} | {ms(r):.1f} |")
 create_ms = ms(next(iter(hf("create-apache2").values())))
