@@ -10,8 +10,8 @@ pub struct DpkgDb {
     root: PathBuf,
     info_dir: PathBuf,
     packages: HashMap<String, Entry>,
-    /// Every installed package's `.list` (package, text), read once: a plan
-    /// asks who owns a path several times, and the lists are megabytes.
+    /// Every installed package's `.list`, read once: a plan asks who owns
+    /// a path several times, and the lists are megabytes.
     lists: std::sync::OnceLock<Lists>,
     /// The lists being read, from `open` on (about 1,000 files, 8 MB on a
     /// server): while the status file is parsed and the units are found.
@@ -153,8 +153,8 @@ impl PackageDb for DpkgDb {
 
     fn file_owners_in(&self, dirs: &BTreeSet<String>) -> Result<BTreeMap<String, BTreeSet<String>>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        // Most lines are under /usr, which no asked directory is: their
-        // top component tells them apart without a lookup.
+        // Only the lines under an asked directory's top component (/etc,
+        // /var) are looked at: most lines are under /usr.
         let tops: BTreeSet<&str> = dirs.iter().map(|d| top(d)).collect();
         let lists = self.lists()?;
         for t in tops {
