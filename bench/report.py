@@ -42,11 +42,11 @@ for name, r in sorted(big.items(), key=lambda kv: ms(kv[1])):
     print(f"| {name} | {ms(r):.2f} | {ms(r) / ms(launch[name]):.2f} |")
 target("launch on the big /etc / bwrap there", ms(big["sandbox-service"]) / ms(big["bwrap"]), 1.0)
 target("launch on the big /etc / launch on today's", ms(big["sandbox-service"]) / ours, 1.1)
-# What the bigger /etc costs a launch that does nothing with it: bwrap's own
-# ratio between the two runs (page cache, the disk behind the harness).
 big_shaped = ms(big["bwrap, an init forking the command"])
 floor("launch on the big /etc / bwrap there", "the three-image bwrap on the big /etc",
       big_shaped / ms(big["bwrap"]), ms(big["sandbox-service"]) / big_shaped)
+# What the bigger /etc costs a launch that does nothing with it: bwrap's own
+# ratio between the two runs (page cache, the disk behind the harness).
 bwrap_growth = ms(big["bwrap"]) / ms(launch["bwrap"])
 floor("launch on the big /etc / launch on today's", "bwrap's own ratio between the two hosts, in the same run",
       bwrap_growth, ms(big["sandbox-service"]) / ours / bwrap_growth)
