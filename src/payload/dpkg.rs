@@ -15,7 +15,7 @@ pub struct DpkgDb {
     lists: std::sync::OnceLock<Lists>,
     /// The lists being read, from `open` on (about 1,000 files, 8 MB on a
     /// server): while the status file is parsed and the units are found.
-    reading: std::sync::Mutex<Option<std::thread::JoinHandle<Result<RawLists>>>>,
+    reading: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Lists>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,15 +57,19 @@ impl DpkgDb {
             return Ok(l);
         }
         let pending = self.reading.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let all = match pending {
+        let mut all = match pending {
             Some(h) => {
                 h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("reading dpkg's file lists: the reader panicked")))?
             }
             None => read_lists(&self.info_dir)?,
         };
         // A package removed but for its conffiles keeps its list.
-        let l = Lists::new(all.into_iter().filter(|(name, _)| self.packages.contains_key(name)));
-        Ok(self.lists.get_or_init(|| l))
+        for (_, name) in &mut all.starts {
+            if name.as_ref().is_some_and(|n| !self.packages.contains_key(n)) {
+                *name = None;
+            }
+        }
+        Ok(self.lists.get_or_init(|| all))
     }
 
     fn info_file(&self, e: &Entry, ext: &str) -> PathBuf {
@@ -180,21 +184,25 @@ impl PackageDb for DpkgDb {
 /// rather than by comparing each of 140,000 lines.
 struct Lists {
     text: String,
-    /// Where each package's lines start in `text`, in order.
-    starts: Vec<(usize, String)>,
+    /// Where each package's lines start in `text`, in order; None for a
+    /// package that is not installed.
+    starts: Vec<(usize, Option<String>)>,
 }
 
 impl Lists {
-    fn new(all: impl Iterator<Item = (String, String)>) -> Self {
-        let mut l = Lists { text: "\n".to_string(), starts: Vec::new() };
-        for (name, t) in all {
-            l.starts.push((l.text.len(), name));
-            l.text.push_str(&t);
-            if !t.is_empty() && !t.ends_with('\n') {
-                l.text.push('\n');
-            }
+    fn new() -> Self {
+        Lists { text: "\n".to_string(), starts: Vec::new() }
+    }
+
+    /// Appends what `read` holds (one package's list) as package `name`'s
+    /// lines, read straight into the one text.
+    fn push(&mut self, name: String, mut read: impl std::io::Read) -> std::io::Result<()> {
+        self.starts.push((self.text.len(), Some(name)));
+        read.read_to_string(&mut self.text)?;
+        if !self.text.ends_with('\n') {
+            self.text.push('\n');
         }
-        l
+        Ok(())
     }
 
     /// Calls `f(package, line)` for each listed line that starts with `prefix`.
@@ -205,7 +213,7 @@ impl Lists {
             // The text ends with a newline: every line has one after it.
             let end = start + self.text[start..].find('\n').unwrap_or(self.text.len() - start);
             let i = self.starts.partition_point(|(s, _)| *s <= start);
-            if let Some((_, name)) = i.checked_sub(1).and_then(|i| self.starts.get(i)) {
+            if let Some((_, Some(name))) = i.checked_sub(1).and_then(|i| self.starts.get(i)) {
                 f(name, &self.text[start..end]);
             }
         }
@@ -221,21 +229,19 @@ fn top(path: &str) -> &str {
     }
 }
 
-/// Each `.list` file as (package, text).
-type RawLists = Vec<(String, String)>;
-
 /// Every `.list` of `info_dir`.
-fn read_lists(info_dir: &std::path::Path) -> Result<RawLists> {
+fn read_lists(info_dir: &std::path::Path) -> Result<Lists> {
     let rd = std::fs::read_dir(info_dir).with_context(|| format!("reading {}", info_dir.display()))?;
-    let mut out = Vec::new();
+    let mut out = Lists::new();
     for ent in rd {
         let ent = ent?;
         let fname = ent.file_name();
         let fname = fname.to_string_lossy();
         let Some(stem) = fname.strip_suffix(".list") else { continue };
         let name = stem.split(':').next().unwrap_or(stem);
-        let text = std::fs::read_to_string(ent.path()).with_context(|| format!("reading {}", ent.path().display()))?;
-        out.push((name.to_string(), text));
+        std::fs::File::open(ent.path())
+            .and_then(|f| out.push(name.to_string(), f))
+            .with_context(|| format!("reading {}", ent.path().display()))?;
     }
     Ok(out)
 }
@@ -308,11 +314,13 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
 
     #[test]
     fn lines_are_found_whole_and_with_their_package() {
-        let l = Lists::new(
-            [("a", "/.\n/etc\n/etc/a.conf\n/usr/sbin/a"), ("b", "/usr/sbin/ab\n/etc/b.conf\n"), ("c", "")]
-                .into_iter()
-                .map(|(n, t)| (n.to_string(), t.to_string())),
-        );
+        let mut l = Lists::new();
+        for (n, t) in [("a", "/.\n/etc\n/etc/a.conf\n/usr/sbin/a"), ("e", ""), ("b", "/usr/sbin/ab\n/etc/b.conf\n")] {
+            l.push(n.to_string(), t.as_bytes()).unwrap();
+        }
+        // c is removed but for its conffiles: its lines are nobody's.
+        l.push("c".into(), "/etc/c.conf\n".as_bytes()).unwrap();
+        l.starts.last_mut().unwrap().1 = None;
         let mut seen = Vec::new();
         l.lines_starting("/usr/sbin/a", |p, line| seen.push(format!("{p} {line}")));
         // a's last line has no newline of its own; b's first line is found too.
