@@ -220,7 +220,7 @@ impl Lists {
     }
 }
 
-/// The first component of an absolute path, with its slash: "/etc" of
+/// The first component of an absolute path, with the leading slash: "/etc" of
 /// "/etc/apache2/envvars" (and of "/etc").
 fn top(path: &str) -> &str {
     match path.get(1..).and_then(|r| r.find('/')) {
