@@ -307,7 +307,7 @@ fn make_plan(layout: &Layout, a: &Args, payload: &Payload) -> Result<Plan> {
     for s in &services {
         resolved.push(unitpath::resolve(layout, &ServiceName::parse(s)?)?);
     }
-    let dbs = Databases::open(layout)?;
+    let dbs = Databases::open_for_plan(layout)?;
     let primary: Vec<UnitInput> = resolved.iter().map(|u| input(u, &a.name)).collect();
     let packages = plan::resolve_packages(&dbs, &primary, &a.packages, a.no_package)?;
     drop(primary);

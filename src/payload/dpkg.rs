@@ -14,7 +14,7 @@ pub struct DpkgDb {
     /// a path several times, and the lists are megabytes.
     lists: std::sync::OnceLock<Lists>,
     /// The lists being read, from `open` on (about 1,000 files, 8 MB on a
-    /// server): while the status file is parsed and the units are found.
+    /// server), where the caller asked for them ahead.
     reading: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Lists>>>>,
 }
 
@@ -31,16 +31,18 @@ struct Entry {
 }
 
 impl DpkgDb {
-    pub fn open(layout: &Layout) -> Result<Option<Self>> {
+    /// The database, if the tree has one; with `lists_ahead`, its file
+    /// lists are read by a thread from now on (while the status file is
+    /// parsed), for a caller that will ask who owns paths.
+    pub fn open(layout: &Layout, lists_ahead: bool) -> Result<Option<Self>> {
         let status = layout.host("/var/lib/dpkg/status");
         if !status.exists() {
             return Ok(None);
         }
         let info_dir = layout.host("/var/lib/dpkg/info");
-        let reading = {
-            let dir = info_dir.clone();
-            std::thread::Builder::new().name("dpkg-lists".into()).spawn(move || read_lists(&dir)).ok()
-        };
+        let reading = lists_ahead
+            .then(|| info_dir.clone())
+            .and_then(|dir| std::thread::Builder::new().name("dpkg-lists".into()).spawn(move || read_lists(&dir)).ok());
         let text = std::fs::read_to_string(&status).with_context(|| format!("reading {}", status.display()))?;
         Ok(Some(DpkgDb {
             root: layout.root().to_path_buf(),
@@ -358,7 +360,7 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         .unwrap();
         std::fs::write(info.join("apache2.md5sums"), "abcd  usr/sbin/a2enmod\n").unwrap();
         std::fs::write(info.join("apache2-bin:amd64.list"), "/.\n/etc\n/usr/sbin/apache2\n").unwrap();
-        let db = DpkgDb::open(&Layout::new(Some(t.path()))).unwrap().unwrap();
+        let db = DpkgDb::open(&Layout::new(Some(t.path())), true).unwrap().unwrap();
         let files = db.files("apache2").unwrap();
         assert_eq!(files.len(), 4);
         let env = files.iter().find(|f| f.path == "/etc/apache2/envvars").unwrap();
@@ -366,6 +368,9 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
         assert_eq!(env.digest.as_deref(), Some("md5:e443"));
         assert_eq!(files.iter().find(|f| f.path == "/usr/sbin/a2enmod").unwrap().digest.as_deref(), Some("md5:abcd"));
         assert_eq!(db.owners(&["/usr/bin/apache2".into(), "/usr/sbin/apache2".into()]).unwrap(), vec!["apache2-bin"]);
+        // Opened without reading ahead, the lists are read when first asked.
+        let lazy = DpkgDb::open(&Layout::new(Some(t.path())), false).unwrap().unwrap();
+        assert_eq!(lazy.owners(&["/usr/sbin/apache2".into()]).unwrap(), vec!["apache2-bin"]);
         assert_eq!(db.same_source("apache2").unwrap(), vec!["apache2", "apache2-bin"]);
         std::fs::create_dir_all(t.path().join("etc/apache2")).unwrap();
         let owners = db.file_owners_in(&["/etc".to_string(), "/etc/apache2".to_string()].into()).unwrap();

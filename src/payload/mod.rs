@@ -80,11 +80,21 @@ pub struct Databases {
 
 impl Databases {
     pub fn open(layout: &Layout) -> Result<Self> {
+        Self::open_with(layout, false)
+    }
+
+    /// `open`, for a plan, which asks who owns paths: dpkg's file lists
+    /// (megabytes) are read from now on, beside the rest of the opening.
+    pub fn open_for_plan(layout: &Layout) -> Result<Self> {
+        Self::open_with(layout, true)
+    }
+
+    fn open_with(layout: &Layout, lists_ahead: bool) -> Result<Self> {
         let mut dbs: Vec<Box<dyn PackageDb>> = Vec::new();
         if let Some(db) = RpmDb::open(layout)? {
             dbs.push(Box::new(db));
         }
-        if let Some(db) = DpkgDb::open(layout)? {
+        if let Some(db) = DpkgDb::open(layout, lists_ahead)? {
             dbs.push(Box::new(db));
         }
         if dbs.is_empty() {
