@@ -125,6 +125,12 @@ fn delete_and_clone_round_trips() {
         assert!(c.contains(&format!("subject=CN = {n}\n")) && c.contains(pubkey(n).trim()), "{n}: {c}");
     }
     assert_ne!(pubkey("a1"), pubkey("a2"), "a clone shares its source's key");
+    // Its base holds its own key and certificate: they are no change of the admin's.
+    for p in ["/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/ssl/certs/ssl-cert-snakeoil.pem"] {
+        let d = s.ok(&["diff", "a2", p]);
+        assert!(!d.contains("changed by the admin"), "{p}: {d}");
+        assert!(s.ok(&["diff", "--all", "a2", p]).contains("unchanged since create"), "{p}");
+    }
     assert!(s.sh_ok("systemctl show -p LoadState apache2@a2.service").contains("loaded"));
     let wants = s.sh_ok("systemctl show -p Wants apache2-sandboxes.target");
     assert!(wants.contains("apache2@a1.service") && wants.contains("apache2@a2.service"), "{wants}");

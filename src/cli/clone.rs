@@ -106,10 +106,16 @@ pub fn run(layout: &Layout, a: Args, quiet: bool) -> Result<()> {
     if let (Some(from), Some(to)) = (src.container.private_users, cfg.container.private_users) {
         crate::runtime::userns::shift_tree(&built.join(TREE), from, to)?;
     }
+    let mut made = Vec::new();
     for k in keys {
-        k.finish(layout, &built.join(TREE), cfg.container.private_users)?;
+        made.extend(k.finish(layout, &built.join(TREE), cfg.container.private_users)?);
     }
+    // The source's base, with the clone's own keys measured into it: they
+    // are what the clone was made with, no change of the admin's.
     crate::pristine::copy_for_clone(&src_state, &built)?;
+    if let Some(base) = crate::pristine::Baseline::load(&built)? {
+        crate::pristine::record_made(&old.plan, &built.join(TREE), &built, base, &made)?;
+    }
     let label_note = label::label_tree(&built.join(TREE), cfg.label.as_ref())?;
     Manifest { plan: old.plan, stats, label_note: label_note.clone(), cloned_from: Some(src.name.clone()) }
         .write(&built.join(MANIFEST))?;
