@@ -1,10 +1,9 @@
 use clap::error::ErrorKind;
-use clap::Parser;
 use sandbox_service::cli::{self, Cli};
 
 fn main() {
     cli::complete::complete_if_asked();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::from_args() {
         Ok(c) => c,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
         Err(e) => {

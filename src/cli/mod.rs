@@ -97,6 +97,30 @@ impl Command {
     }
 }
 
+impl Cli {
+    /// The command line, as clap parses it.
+    pub fn from_args() -> Result<Cli, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Self::unit_start(&args) {
+            Some(cli) => Ok(cli),
+            None => Self::try_parse_from(args),
+        }
+    }
+
+    /// `run NAME`, the line every sandbox's unit starts (ExecStart=), at
+    /// every start and restart: read here without clap, which builds every
+    /// subcommand's arguments first (a third of the binary's start-up).
+    /// Any other shape, `run --help` and options included, is clap's.
+    fn unit_start(args: &[std::ffi::OsString]) -> Option<Cli> {
+        let [_, cmd, name] = args else { return None };
+        let name = name.to_str()?;
+        if cmd != "run" || name.is_empty() || name.starts_with('-') {
+            return None;
+        }
+        Some(Cli { root: None, verbose: false, quiet: false, command: Command::Run(run::Args { name: name.into() }) })
+    }
+}
+
 /// Runs the command; Ok holds the exit status (non-zero only from `run`,
 /// which exits with its service's status).
 pub fn run(cli: Cli) -> Result<i32> {
@@ -132,4 +156,36 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::UnixSocket(a) => unix_socket::run(&layout, a),
     }?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<std::ffi::OsString> {
+        std::iter::once("sandbox-service").chain(a.iter().copied()).map(Into::into).collect()
+    }
+
+    /// Where the unit's line is read without clap, clap reads the same;
+    /// every other shape is left to clap.
+    #[test]
+    fn the_units_line_reads_as_clap_reads_it() {
+        for name in ["web1", "a_b-9", "help", "run"] {
+            let fast = Cli::unit_start(&argv(&["run", name])).expect("the unit's own line");
+            let slow = Cli::try_parse_from(argv(&["run", name])).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        }
+        for other in [
+            &["run"][..],
+            &["run", "--help"],
+            &["run", "-v"],
+            &["-v", "run", "x"],
+            &["run", "x", "y"],
+            &["run", ""],
+            &["status", "x"],
+            &["run", "--root", "/r"],
+        ] {
+            assert!(Cli::unit_start(&argv(other)).is_none(), "{other:?}");
+        }
+    }
 }
